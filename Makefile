@@ -1,0 +1,54 @@
+# The two commands of README.md:  `make book`  and  `make test`.
+# Each creates the project's virtual environment (.venv) on first use, with the exact versions in
+# requirements/constraints.txt, so two builds months apart install the same packages.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# A project-local IPython profile silences ipykernel's per-notebook "running over TCP" notice.
+export IPYTHONDIR := $(CURDIR)/.ipython
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: book test lint types pytest lab constraints clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	    -c requirements/constraints.txt -e '.[test]'
+	touch $@
+
+## book: build the HTML book into _build/html (notebooks executed, warnings are errors)
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+## test: lint, types, then every test: unit, properties, notebooks (nbval) and the strict book build
+test: lint types pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check lossmod tests
+	$(BIN)/ruff format --check lossmod tests
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## lab: open the chapters in Jupyter Lab, in the same environment
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[lab]'
+	$(BIN)/jupyter lab chapters
+
+## constraints: re-pin every package after a change to the dependencies in pyproject.toml
+constraints:
+	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
+	$(VENV).pin/bin/python -m pip install --quiet -e '.[test,lab]'
+	{ sed -n '1,2p' requirements/constraints.txt; $(VENV).pin/bin/python -m pip freeze --exclude-editable; } > requirements/constraints.new
+	mv requirements/constraints.new requirements/constraints.txt && rm -rf $(VENV).pin
+
+clean:
+	rm -rf _build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,62 @@
+"""lossmod: the reference losses of the course "Loss Functions in Neural Networks".
+
+Every loss is a value function and a gradient function ``<name>_grad`` with the same signature,
+named and behaving like ``torch.nn.functional``; ``LOSSES`` registers them all with their facts.
+Importing lossmod imports NumPy only.
+"""
+
+from lossmod.classification import (
+    bce,
+    bce_grad,
+    bce_with_logits,
+    bce_with_logits_grad,
+    cross_entropy,
+    cross_entropy_grad,
+)
+from lossmod.divergence import kl_div, kl_div_grad, kl_divergence, kl_divergence_grad
+from lossmod.gradcheck import GradCheck, gradcheck, numerical_gradient, relative_error
+from lossmod.primitives import (
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    sigmoid,
+    softmax,
+    softplus,
+    xlogy,
+)
+from lossmod.registry import LOSSES, Loss
+from lossmod.regression import huber, huber_grad, mae, mae_grad, mse, mse_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LOSSES",
+    "GradCheck",
+    "Loss",
+    "bce",
+    "bce_grad",
+    "bce_with_logits",
+    "bce_with_logits_grad",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "gradcheck",
+    "huber",
+    "huber_grad",
+    "kl_div",
+    "kl_div_grad",
+    "kl_divergence",
+    "kl_divergence_grad",
+    "log_sigmoid",
+    "log_softmax",
+    "logsumexp",
+    "mae",
+    "mae_grad",
+    "mse",
+    "mse_grad",
+    "numerical_gradient",
+    "relative_error",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "xlogy",
+]

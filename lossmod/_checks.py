@@ -1,0 +1,140 @@
+"""Argument checks and reductions shared by every loss.
+
+Each check raises ``ValueError`` naming the argument and what was expected, so that a wrong
+shape, a label out of range or a NaN never turns into a silently wrong number.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Float64Array = NDArray[np.float64]
+FloatArray = NDArray[np.floating[Any]]
+Reduction = Literal["mean", "sum", "none"]
+LossValue = np.floating[Any] | FloatArray
+
+REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str, allowed: tuple[str, ...] = REDUCTIONS) -> None:
+    """Raise unless ``reduction`` is one of ``allowed``."""
+    if reduction not in allowed:
+        names = ", ".join(repr(name) for name in allowed)
+        raise ValueError(f"reduction must be one of {names}; got {reduction!r}")
+
+
+def as_float(name: str, x: ArrayLike, *, finite: bool = True) -> tuple[Float64Array, np.dtype[Any]]:
+    """Return ``x`` as float64 for the computation, and the floating dtype of the result.
+
+    float32 in gives float32 out; integer and boolean inputs give float64. A loss returns the
+    dtype of its first argument (the prediction). The computation itself runs in float64, so
+    sums are accumulated in float64 whatever the input precision.
+    """
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
+    out_dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+    if out_dtype.itemsize < 4:
+        out_dtype = np.dtype(np.float32)
+    values = array.astype(np.float64, copy=False)
+    check_no_nan(name, values)
+    if finite and not np.isfinite(values).all():
+        index = _first(~np.isfinite(values))
+        raise ValueError(f"{name} must be finite; got {values[index]} at index {index}")
+    return values, out_dtype
+
+
+def check_no_nan(name: str, values: Float64Array) -> None:
+    """Raise if ``values`` holds a NaN, naming the first one's index."""
+    nan = np.isnan(values)
+    if nan.any():
+        raise ValueError(f"{name} contains NaN at index {_first(nan)}")
+
+
+def check_same_shape(name_a: str, a: NDArray[Any], name_b: str, b: NDArray[Any]) -> None:
+    """Raise unless ``a`` and ``b`` have identical shapes.
+
+    NumPy would broadcast ``(N,)`` against ``(N, 1)`` to ``(N, N)`` and return a wrong number
+    without complaint; the message says what the broadcast would have done.
+    """
+    if a.shape == b.shape:
+        return
+    message = f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}"
+    try:
+        broadcast = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{message}: they must be equal") from None
+    raise ValueError(f"{message}: they would broadcast to {broadcast}; make them equal")
+
+
+def check_interval(name: str, values: Float64Array, low: float, high: float, what: str) -> None:
+    """Raise unless every value lies in the closed interval [low, high]."""
+    outside = (values < low) | (values > high)
+    if outside.any():
+        index = _first(outside)
+        raise ValueError(
+            f"{name} must hold {what} in [{low:g}, {high:g}]; "
+            f"got {values[index]!r} at index {index}"
+        )
+
+
+def check_distributions(name: str, values: Float64Array) -> None:
+    """Raise unless every row (last axis) is a probability distribution."""
+    check_interval(name, values, 0.0, 1.0, "probabilities")
+    totals = values.sum(axis=-1)
+    tolerance = 100 * values.shape[-1] * np.finfo(np.float32).eps
+    wrong = np.abs(totals - 1.0) > tolerance
+    if wrong.any():
+        index = _first(wrong)
+        raise ValueError(
+            f"each row of {name} must be a distribution summing to 1 over the last axis; "
+            f"row {index} sums to {totals[index]:.6g}"
+        )
+
+
+def check_weight(name: str, weight: ArrayLike, shape: tuple[int, ...]) -> Float64Array:
+    """Return a non-negative ``weight`` that broadcasts to ``shape`` without enlarging it."""
+    values, _ = as_float(name, weight)
+    try:
+        broadcast = np.broadcast_shapes(values.shape, shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != shape:
+        raise ValueError(
+            f"{name} has shape {values.shape}, "
+            f"which does not broadcast to the input's shape {shape}"
+        )
+    if (values < 0).any():
+        index = _first(values < 0)
+        raise ValueError(f"{name} must be >= 0; got {values[index]!r} at index {index}")
+    return values
+
+
+def reduce(elementwise: Float64Array, reduction: str, out_dtype: np.dtype[Any]) -> LossValue:
+    """Reduce per-element losses (float64) and cast to the caller's dtype."""
+    if reduction == "none":
+        return elementwise.astype(out_dtype, copy=False)
+    if reduction == "sum":
+        return out_dtype.type(elementwise.sum())  # type: ignore[no-any-return]
+    if elementwise.size == 0:
+        raise ValueError("reduction='mean' over an empty input is undefined (0 / 0)")
+    return out_dtype.type(elementwise.mean())  # type: ignore[no-any-return]
+
+
+def mean_scale(reduction: str, count: int) -> float:
+    """The factor d(reduced)/d(sum): 1/count for "mean", 1 for "sum" and "none"."""
+    if reduction != "mean":
+        return 1.0
+    if count == 0:
+        raise ValueError("reduction='mean' over an empty input is undefined (0 / 0)")
+    return 1.0 / count
+
+
+def _first(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+    """Index of the first True entry of ``mask``, as a tuple (``()`` for 0-d)."""
+    if mask.ndim == 0:
+        return ()
+    return tuple(int(i) for i in np.argwhere(mask)[0])

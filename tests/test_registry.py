@@ -1,0 +1,250 @@
+"""Properties that every registered loss must have, swept over ``lossmod.LOSSES``.
+
+A loss added to the registry is tested here without a line of new test code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import special
+
+import lossmod
+from lossmod import LOSSES
+from tests.cases import (
+    ALL,
+    C,
+    N,
+    elementwise_shape,
+    extreme_input,
+    option_sets,
+    perfect_prediction,
+    perturb,
+    sample_input,
+    sample_target,
+    soft_target,
+    target_for,
+)
+
+CASES = [
+    (name, i, reduction)
+    for name in ALL
+    for i in range(len(option_sets(LOSSES[name])))
+    for reduction in LOSSES[name].reductions
+]
+
+
+def test_registry_lists_the_course_losses() -> None:
+    """The registry holds the foundation's losses, each with a `<name>_grad` beside it."""
+    expected = {"mse", "mae", "huber", "bce", "bce_with_logits", "cross_entropy", "kl_div",
+                "kl_divergence"}  # fmt: skip
+    assert expected <= set(LOSSES)
+    for name, loss in LOSSES.items():
+        assert loss.value is getattr(lossmod, name)
+        assert loss.grad is getattr(lossmod, f"{name}_grad")
+        assert loss.input_space in {"values", "probabilities", "logits", "log-probabilities"}
+        assert loss.likelihood
+
+
+@pytest.mark.parametrize(("name", "case", "reduction"), CASES)
+def test_gradient_matches_central_differences(
+    name: str, case: int, reduction: str, rng: np.random.Generator
+) -> None:
+    """d(reduced loss)/d(first argument) equals central differences (float64, rel. error <= 1e-6);
+    for reduction="none" the gradient is that of the sum."""
+    loss = LOSSES[name]
+    options = option_sets(loss)[case]
+    target = target_for(options, sample_target(loss, rng))
+    x = sample_input(loss, rng, sample_target(loss, rng))
+
+    def value(z: np.ndarray) -> float:
+        return float(np.sum(loss.value(z, target, reduction=reduction, **options)))
+
+    def grad(z: np.ndarray) -> Any:
+        return loss.grad(z, target, reduction=reduction, **options)
+
+    check = lossmod.gradcheck(value, grad, x, rtol=1e-6)
+    assert check.passed, f"relative error {check.relative_error:.2e}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_nonnegative_where_registered(name: str, rng: np.random.Generator) -> None:
+    """Every per-element loss is >= 0 when the registry says so, over many random inputs."""
+    loss = LOSSES[name]
+    for scale in (0.1, 1.0, 30.0):
+        target = sample_target(loss, rng, n=200)
+        values = loss.value(sample_input(loss, rng, target, scale), target, reduction="none")
+        if loss.nonnegative:
+            assert np.all(values >= 0)
+        else:  # kl_div's elementwise terms may be negative; their sum over a row may not.
+            assert np.all(np.sum(values, axis=-1) >= -1e-12)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_minimal_at_the_perfect_prediction(name: str, rng: np.random.Generator) -> None:
+    """The loss at the prediction that matches the target is no larger than at any nearby one, and
+    its gradient along the input space vanishes there (compared with a first-order change)."""
+    loss = LOSSES[name]
+    target = soft_target(loss, rng)
+    best = perfect_prediction(loss, target)
+    at_best = loss.value(best, target, reduction="sum")
+    for size in (1e-3, 1e-1, 1.0):
+        for _ in range(20):
+            nearby = perturb(loss, best, rng, size)
+            assert loss.value(nearby, target, reduction="sum") >= at_best - 1e-12
+    if loss.target_space == "values" or loss.input_space == "log-probabilities":
+        assert at_best == 0
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if LOSSES[n].input_space != "logits"])
+def test_zero_at_a_perfect_hard_prediction(name: str, rng: np.random.Generator) -> None:
+    """Losses that can reach 0 do so at the perfect prediction (entropy of a hard target is 0);
+    finite logits never give a probability of exactly 1, so losses on logits are left out."""
+    loss = LOSSES[name]
+    target = sample_target(loss, rng)
+    if loss.target_space == "distributions":
+        target = np.eye(C)[rng.integers(0, C, size=N)]
+    best = perfect_prediction(loss, target) if loss.input_space != "log-probabilities" else None
+    if best is None:
+        with np.errstate(divide="ignore"):
+            best = np.log(target)
+    assert loss.value(best, target, reduction="sum") == 0
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_at_extreme_inputs(name: str, dtype: type, rng: np.random.Generator) -> None:
+    """Logits of +-1e4 (and their counterparts in each input space) give finite values and
+    gradients in float32 and float64, of the input's dtype."""
+    loss = LOSSES[name]
+    target = sample_target(loss, rng)
+    if loss.target_space != "class indices":
+        target = np.asarray(target, dtype=dtype)
+    x = extreme_input(loss, target, dtype)
+    for reduction in loss.reductions:
+        value = loss.value(x, target, reduction=reduction)
+        grad = loss.grad(x, target, reduction=reduction)
+        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+        assert np.asarray(value).dtype == dtype and grad.dtype == dtype
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_reductions_are_consistent(name: str, rng: np.random.Generator) -> None:
+    """"none" keeps one loss per element (or per row), "sum" adds them, "mean" divides the sum by
+    their count, and every gradient has the first argument's shape."""
+    loss = LOSSES[name]
+    target = sample_target(loss, rng)
+    x = sample_input(loss, rng, target)
+    per_element = loss.value(x, target, reduction="none")
+    assert per_element.shape == elementwise_shape(loss, x)
+    total = loss.value(x, target, reduction="sum")
+    np.testing.assert_allclose(total, per_element.sum(), rtol=1e-14)
+    np.testing.assert_allclose(loss.value(x, target, reduction="mean") * per_element.size, total,
+                               rtol=1e-14)  # fmt: skip
+    for reduction in loss.reductions:
+        assert loss.grad(x, target, reduction=reduction).shape == x.shape
+    np.testing.assert_allclose(loss.grad(x, target, reduction="none"),
+                               loss.grad(x, target, reduction="sum"), rtol=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_float32_in_float32_out(name: str, rng: np.random.Generator) -> None:
+    """float32 inputs give float32 values and gradients, matching the float64 result to 1e-6."""
+    loss = LOSSES[name]
+    target = sample_target(loss, rng)
+    x64 = sample_input(loss, rng, target)
+    x32 = x64.astype(np.float32)
+    value32 = loss.value(x32, target)
+    assert value32.dtype == np.float32
+    assert loss.grad(x32, target).dtype == np.float32
+    value_of_rounded_input = loss.value(x32.astype(np.float64), target)
+    np.testing.assert_allclose(value32, value_of_rounded_input, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_unknown_reduction_is_named(name: str, rng: np.random.Generator) -> None:
+    """An unknown reduction raises a ValueError that lists the accepted ones."""
+    loss = LOSSES[name]
+    target = sample_target(loss, rng)
+    x = sample_input(loss, rng, target)
+    for function in (loss.value, loss.grad):
+        with pytest.raises(ValueError, match=r"reduction must be one of 'mean', .*; got 'avg'"):
+            function(x, target, reduction="avg")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_nan_is_named(name: str, rng: np.random.Generator) -> None:
+    """A NaN in either argument raises a ValueError naming the argument and the NaN's index."""
+    loss = LOSSES[name]
+    target = sample_target(loss, rng)
+    x = sample_input(loss, rng, target)
+    x[(1,) * x.ndim] = np.nan
+    first = loss.value.__code__.co_varnames[0]
+    for function in (loss.value, loss.grad):
+        with pytest.raises(ValueError, match=rf"^{first} contains NaN at index \(1(, 1)?,?\)"):
+            function(x, target)
+    if loss.target_space != "class indices":
+        bad_target = np.array(target, dtype=np.float64)
+        bad_target[(0,) * bad_target.ndim] = np.nan
+        with pytest.raises(ValueError, match=r"^target contains NaN|^q contains NaN"):
+            loss.value(sample_input(loss, rng, target), bad_target)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if LOSSES[n].target_space != "class indices"])
+def test_mismatched_shapes_are_named(name: str, rng: np.random.Generator) -> None:
+    """(N,) against (N, 1) would broadcast to (N, N): it raises and says so, never computes.
+    (Class-index targets have their own shape rules, tested in test_classification.py.)"""
+    loss = LOSSES[name]
+    target = np.asarray(sample_target(loss, rng))
+    x = sample_input(loss, rng, target)
+    column = x.reshape(*x.shape, 1)
+    with pytest.raises(ValueError, match=r"has shape .* but .* has shape"):
+        loss.value(column, target)
+
+
+@st.composite
+def loss_inputs(draw: st.DrawFn) -> tuple[str, np.ndarray, Any]:
+    """A registered loss with inputs of random shape and random finite values."""
+    name = draw(st.sampled_from(ALL))
+    loss = LOSSES[name]
+    n = draw(st.integers(1, 7))
+    c = draw(st.integers(2, 5))
+    seed = draw(st.integers(0, 2**32 - 1))
+    scale = draw(st.sampled_from([1e-3, 1.0, 1e2, 1e4]))
+    generator = np.random.default_rng(seed)
+    target = sample_target(loss, generator, n=n, c=c)
+    if loss.target_space == "values":  # any shape for elementwise losses
+        shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+        target = generator.normal(size=shape)
+    if loss.target_space == "class indices":
+        x = scale * generator.normal(size=(n, c))
+    else:
+        x = sample_input(loss, generator, target, scale=scale)
+    return name, x, target
+
+
+@given(loss_inputs())
+def test_any_shape_and_scale_gives_finite_values_of_the_right_shape(
+    case: tuple[str, np.ndarray, Any],
+) -> None:
+    """For random shapes and scales up to 1e4, values and gradients are finite and well shaped."""
+    name, x, target = case
+    loss = LOSSES[name]
+    per_element = loss.value(x, target, reduction="none")
+    assert per_element.shape == elementwise_shape(loss, x)
+    assert np.all(np.isfinite(per_element))
+    grad = loss.grad(x, target)
+    assert grad.shape == x.shape and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(loss.value(x, target, reduction="sum"), per_element.sum(),
+                               rtol=1e-12, atol=1e-300)  # fmt: skip
+
+
+def test_softmax_oracle_is_scipy() -> None:
+    """The property tests build inputs with scipy's softmax; it must sum to one (a sanity check
+    of the test inputs themselves)."""
+    rows = special.softmax(np.random.default_rng(0).normal(size=(5, C)), axis=1)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-15)
