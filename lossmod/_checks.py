@@ -43,7 +43,7 @@ def as_float(name: str, x: ArrayLike, *, finite: bool = True) -> tuple[Float64Ar
     check_no_nan(name, values)
     if finite and not np.isfinite(values).all():
         index = _first(~np.isfinite(values))
-        raise ValueError(f"{name} must be finite; got {values[index]} at index {index}")
+        raise ValueError(f"{name} must be finite; got {float(values[index])} at index {index}")
     return values, out_dtype
 
 
@@ -77,7 +77,7 @@ def check_interval(name: str, values: Float64Array, low: float, high: float, wha
         index = _first(outside)
         raise ValueError(
             f"{name} must hold {what} in [{low:g}, {high:g}]; "
-            f"got {values[index]!r} at index {index}"
+            f"got {float(values[index])} at index {index}"
         )
 
 
@@ -89,6 +89,8 @@ def check_distributions(name: str, values: Float64Array) -> None:
     wrong = np.abs(totals - 1.0) > tolerance
     if wrong.any():
         index = _first(wrong)
+        if values.ndim == 1:
+            raise ValueError(f"{name} must be a distribution summing to 1; it sums to {totals:.6g}")
         raise ValueError(
             f"each row of {name} must be a distribution summing to 1 over the last axis; "
             f"row {index} sums to {totals[index]:.6g}"
@@ -109,7 +111,7 @@ def check_weight(name: str, weight: ArrayLike, shape: tuple[int, ...]) -> Float6
         )
     if (values < 0).any():
         index = _first(values < 0)
-        raise ValueError(f"{name} must be >= 0; got {values[index]!r} at index {index}")
+        raise ValueError(f"{name} must be >= 0; got {float(values[index])} at index {index}")
     return values
 
 

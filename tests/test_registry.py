@@ -134,7 +134,7 @@ def test_finite_at_extreme_inputs(name: str, dtype: type, rng: np.random.Generat
 
 @pytest.mark.parametrize("name", ALL)
 def test_reductions_are_consistent(name: str, rng: np.random.Generator) -> None:
-    """"none" keeps one loss per element (or per row), "sum" adds them, "mean" divides the sum by
+    """ "none" keeps one loss per element (or per row), "sum" adds them, "mean" divides the sum by
     their count, and every gradient has the first argument's shape."""
     loss = LOSSES[name]
     target = sample_target(loss, rng)

@@ -1,0 +1,152 @@
+"""The book builds strictly and offline.
+
+The build executes every notebook with warnings as errors (a failing cell, a broken reference or a
+missing citation fails it), and the built HTML loads nothing from another host.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
+STRICT = ["--warningiserror", "--nitpick", "--keep-going"]
+
+
+class _AssetParser(HTMLParser):
+    """Collects the URLs a page loads: <script src>, <link href>, <img src>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attribute = {"script": "src", "link": "href", "img": "src"}.get(tag)
+        url = dict(attrs).get(attribute) if attribute else None
+        if url:
+            self.urls.append(url)
+
+
+def loaded_urls(html: str) -> list[str]:
+    """The URLs of the scripts, stylesheets and images an HTML page loads."""
+    parser = _AssetParser()
+    parser.feed(html)
+    return parser.urls
+
+
+def remote(url: str) -> bool:
+    """Whether a URL points at another host (http, https or protocol-relative)."""
+    return url.lower().startswith(("http://", "https://", "//"))
+
+
+def build(source: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [JUPYTER_BOOK, "build", str(source), *options],
+        capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def html_dir() -> Path:
+    """Build the book as `make book` does (notebooks executed, warnings are errors)."""
+    result = build(ROOT, *STRICT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    return ROOT / "_build" / "html"
+
+
+def pages(html_dir: Path) -> list[Path]:
+    found = sorted(html_dir.rglob("*.html"))
+    assert found
+    return found
+
+
+def test_no_page_loads_anything_from_another_host(html_dir: Path) -> None:
+    """No <script src>, <link href> or <img src> of any built page is http(s):// or //."""
+    offenders = {
+        str(page.relative_to(html_dir)): [u for u in loaded_urls(page.read_text()) if remote(u)]
+        for page in pages(html_dir)
+    }
+    assert not {page: urls for page, urls in offenders.items() if urls}
+
+
+def test_every_local_asset_exists(html_dir: Path) -> None:
+    """Every script, stylesheet and image a page loads is a file of the built book."""
+    missing = []
+    for page in pages(html_dir):
+        for url in loaded_urls(page.read_text()):
+            if remote(url) or url.startswith("data:"):
+                continue
+            target = (page.parent / url.split("?")[0].split("#")[0]).resolve()
+            if not target.is_file():
+                missing.append(f"{page.relative_to(html_dir)}: {url}")
+    assert not missing
+
+
+def test_mathjax_is_served_from_the_book(html_dir: Path) -> None:
+    """Pages with equations load MathJax from the book's own _static folder."""
+    page = (html_dir / "chapters" / "notation.html").read_text()
+    mathjax = [u for u in loaded_urls(page) if "mathjax" in u.lower()]
+    assert mathjax and all(not remote(u) for u in mathjax)
+    assert (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert r"\(\sigma(z)\)" in page  # inline math left for MathJax to typeset
+
+
+def test_bibliography_exercises_and_proofs_render(html_dir: Path) -> None:
+    """The bibliography lists cited works; sphinx-exercise and sphinx-proof directives render."""
+    bibliography = (html_dir / "chapters" / "bibliography.html").read_text()
+    assert "Goodfellow" in bibliography
+    lesson = (html_dir / "chapters" / "what-is-a-loss.html").read_text()
+    assert 'class="admonition exercise' in lesson or "exercise" in lesson
+    assert "proof" in lesson and 'class="math notranslate nohighlight"' in lesson
+
+
+def test_scanner_catches_a_planted_remote_asset() -> None:
+    """The scan is not vacuous: a CDN script, stylesheet or protocol-relative URL is found."""
+    planted = """<html><head>
+      <script src="https://cdn.example.org/mathjax/tex-chtml.js"></script>
+      <link rel="stylesheet" href="//fonts.example.org/css">
+      <script src="_static/local.js"></script></head></html>"""
+    assert [u for u in loaded_urls(planted) if remote(u)] == [
+        "https://cdn.example.org/mathjax/tex-chtml.js",
+        "//fonts.example.org/css",
+    ]
+
+
+def test_strict_build_fails_on_broken_reference_missing_citation_and_failing_cell(
+    tmp_path: Path,
+) -> None:
+    """A book with the book's own configuration and three planted defects does not build, and the
+    log names each defect."""
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "chapters").mkdir()
+    shutil.copy(ROOT / "chapters" / "references.bib", tmp_path / "chapters" / "references.bib")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\nchapters:\n"
+                                       "  - file: chapters/broken\n")  # fmt: skip
+    (tmp_path / "chapters" / "index.md").write_text(
+        "# Planted defects\n\nSee {eq}`eq-does-not-exist` and {cite}`no-such-key-2026`.\n"
+    )
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Broken\n"]},
+            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+             "source": ["raise RuntimeError('planted failure')\n"]},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    import json
+
+    (tmp_path / "chapters" / "broken.ipynb").write_text(json.dumps(notebook))
+    result = build(tmp_path, *STRICT)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "eq-does-not-exist" in log
+    assert "no-such-key-2026" in log
+    assert "planted failure" in log or "broken.ipynb" in log
