@@ -61,7 +61,10 @@ def html_dir() -> Path:
 
 
 def pages(html_dir: Path) -> list[Path]:
-    found = sorted(html_dir.rglob("*.html"))
+    """The built pages (not the theme's Jinja macro files that Sphinx copies into _static)."""
+    found = sorted(
+        p for p in html_dir.rglob("*.html") if "_static" not in p.relative_to(html_dir).parts
+    )
     assert found
     return found
 
