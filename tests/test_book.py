@@ -83,7 +83,7 @@ def test_every_local_asset_exists(html_dir: Path) -> None:
     missing = []
     for page in pages(html_dir):
         for url in loaded_urls(page.read_text()):
-            if remote(url) or url.startswith("data:"):
+            if remote(url) or url.startswith(("data:", "#")):  # "#": a link to the page itself
                 continue
             target = (page.parent / url.split("?")[0].split("#")[0]).resolve()
             if not target.is_file():
