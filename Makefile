@@ -12,7 +12,7 @@ export IPYTHONDIR := $(CURDIR)/.ipython
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test lint types pytest lab constraints clean
+.PHONY: book test lint types pytest lab execute constraints clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
@@ -29,8 +29,8 @@ book: $(STAMP)
 test: lint types pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lossmod tests
-	$(BIN)/ruff format --check lossmod tests
+	$(BIN)/ruff check lossmod tests tools
+	$(BIN)/ruff format --check lossmod tests tools
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -42,6 +42,10 @@ pytest: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[lab]'
 	$(BIN)/jupyter lab chapters
+
+## execute: run notebooks in place and store their outputs (NB=chapters/x.ipynb; default: all)
+execute: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py $(NB)
 
 ## constraints: re-pin every package after a change to the dependencies in pyproject.toml
 constraints:

@@ -25,7 +25,20 @@ from lossmod.primitives import (
     xlogy,
 )
 from lossmod.registry import LOSSES, Loss
-from lossmod.regression import huber, huber_grad, mae, mae_grad, mse, mse_grad
+from lossmod.regression import (
+    huber,
+    huber_grad,
+    log_cosh,
+    log_cosh_grad,
+    mae,
+    mae_grad,
+    mse,
+    mse_grad,
+    pseudo_huber,
+    pseudo_huber_grad,
+    smooth_l1,
+    smooth_l1_grad,
+)
 
 __version__ = "0.1.0"
 
@@ -46,6 +59,8 @@ __all__ = [
     "kl_div_grad",
     "kl_divergence",
     "kl_divergence_grad",
+    "log_cosh",
+    "log_cosh_grad",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
@@ -54,8 +69,12 @@ __all__ = [
     "mse",
     "mse_grad",
     "numerical_gradient",
+    "pseudo_huber",
+    "pseudo_huber_grad",
     "relative_error",
     "sigmoid",
+    "smooth_l1",
+    "smooth_l1_grad",
     "softmax",
     "softplus",
     "xlogy",

@@ -18,6 +18,8 @@ N, C = 6, 4
 # Options worth a gradient check beyond the defaults, per loss.
 OPTIONS: dict[str, list[dict[str, Any]]] = {
     "huber": [{"delta": 0.3}, {"delta": 5.0}],
+    "smooth_l1": [{"beta": 0.3}, {"beta": 5.0}],
+    "pseudo_huber": [{"delta": 0.3}, {"delta": 5.0}],
     "bce": [{"weight": np.linspace(0.5, 2.0, N)}],
     "bce_with_logits": [
         {"weight": np.linspace(0.5, 2.0, N)},

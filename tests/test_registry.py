@@ -40,8 +40,8 @@ CASES = [
 
 def test_registry_lists_the_course_losses() -> None:
     """The registry holds the foundation's losses, each with a `<name>_grad` beside it."""
-    expected = {"mse", "mae", "huber", "bce", "bce_with_logits", "cross_entropy", "kl_div",
-                "kl_divergence"}  # fmt: skip
+    expected = {"mse", "mae", "huber", "smooth_l1", "pseudo_huber", "log_cosh", "bce",
+                "bce_with_logits", "cross_entropy", "kl_div", "kl_divergence"}  # fmt: skip
     assert expected <= set(LOSSES)
     for name, loss in LOSSES.items():
         assert loss.value is getattr(lossmod, name)

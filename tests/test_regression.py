@@ -67,6 +67,23 @@ def test_broadcast_column_is_refused() -> None:
 
 
 @pytest.mark.parametrize("delta", [0.0, -1.0, np.inf, np.nan])
+@pytest.mark.parametrize("name", ["huber", "pseudo_huber"])
+def test_bad_delta_names_delta(name: str, delta: float) -> None:
+    """pseudo_huber's delta is checked as huber's is."""
+    for function in (getattr(lossmod, name), getattr(lossmod, f"{name}_grad")):
+        with pytest.raises(ValueError, match=r"^delta must be > 0 and finite; got"):
+            function(np.zeros(2), np.zeros(2), delta=delta)
+
+
+@pytest.mark.parametrize("beta", [0.0, -1.0, np.inf, np.nan])
+def test_bad_beta(beta: float) -> None:
+    """smooth_l1's beta must be a positive finite number; the message names it and the value."""
+    for function in (lossmod.smooth_l1, lossmod.smooth_l1_grad):
+        with pytest.raises(ValueError, match=r"^beta must be > 0 and finite; got"):
+            function(np.zeros(2), np.zeros(2), beta=beta)
+
+
+@pytest.mark.parametrize("delta", [0.0, -1.0, np.inf, np.nan])
 def test_bad_delta(delta: float) -> None:
     """delta must be a positive finite number; the message names it and the value."""
     for function in (lossmod.huber, lossmod.huber_grad):
@@ -92,3 +109,44 @@ def test_float32_mean_over_ten_million_elements() -> None:
     exact = float(np.float32(0.1)) ** 2
     assert lossmod.mse(pred, target) == pytest.approx(exact, rel=1e-6)
     assert lossmod.mae(pred, target) == pytest.approx(float(np.float32(0.1)), rel=1e-6)
+
+
+@pytest.mark.parametrize("beta", [0.2, 1.0, 3.0])
+def test_smooth_l1_is_huber_over_delta(beta: float, rng: np.random.Generator) -> None:
+    """smooth_l1(r; beta) = scipy.special.huber(beta, r) / beta, elementwise, and so its gradient
+    is clip(r / beta, -1, 1)."""
+    pred, target = rng.normal(0, 3, 200), rng.normal(0, 3, 200)
+    r = pred - target
+    np.testing.assert_allclose(lossmod.smooth_l1(pred, target, beta=beta, reduction="none"),
+                               special.huber(beta, r) / beta, rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(lossmod.smooth_l1_grad(pred, target, beta=beta, reduction="sum"),
+                               np.clip(r / beta, -1, 1), rtol=1e-15)  # fmt: skip
+
+
+def test_pseudo_huber_and_log_cosh_hand_values() -> None:
+    """Hand values: pseudo-Huber(r=3, delta=4) = 16 (sqrt(1 + 9/16) - 1) = 16 (5/4 - 1) = 4;
+    log cosh(log 2) = log((2 + 1/2) / 2) = log(5/4); gradients 3 / (5/4) = 2.4 and
+    tanh(log 2) = (2 - 1/2) / (2 + 1/2) = 0.6."""
+    assert lossmod.pseudo_huber([3.0], [0.0], delta=4.0) == pytest.approx(4.0, rel=1e-15)
+    assert lossmod.pseudo_huber_grad([3.0], [0.0], delta=4.0)[0] == pytest.approx(2.4, rel=1e-15)
+    assert lossmod.log_cosh([np.log(2.0)], [0.0]) == pytest.approx(np.log(1.25), rel=1e-15)
+    assert lossmod.log_cosh_grad([np.log(2.0)], [0.0])[0] == pytest.approx(0.6, rel=1e-15)
+
+
+@pytest.mark.parametrize("r", [1e-300, 1e-150, 1e-20, 1e-8, 1e-4, 0.3, 5.0, 19.9, 20.1, 700.0,
+                               1e4, 1e300])  # fmt: skip
+def test_pseudo_huber_and_log_cosh_against_mpmath(r: float) -> None:
+    """Full relative accuracy (1e-14) from tiny residuals, where sqrt(1 + t^2) - 1 and
+    log(cosh r) cancel, to huge ones, where r^2 and cosh r overflow."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    for sign in (1.0, -1.0):
+        x = mpmath.mpf(r)
+        expected_ph = float(mpmath.sqrt(1 + x**2) - 1)  # delta = 1
+        expected_lc = float(mpmath.log(mpmath.cosh(x)))
+        got_ph = lossmod.pseudo_huber([sign * r], [0.0], reduction="sum")
+        got_lc = lossmod.log_cosh([sign * r], [0.0], reduction="sum")
+        if expected_ph > 1e-300:
+            assert got_ph == pytest.approx(expected_ph, rel=1e-14)
+        if expected_lc > 1e-300:
+            assert got_lc == pytest.approx(expected_lc, rel=1e-14)
