@@ -12,7 +12,10 @@ export IPYTHONDIR := $(CURDIR)/.ipython
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test lint types pytest lab execute constraints clean
+.PHONY: book test lint types pytest browser-deps offline lab execute constraints clean
+
+# Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
@@ -25,18 +28,29 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-## test: lint, types, then every test: unit, properties, notebooks (nbval) and the strict book build
-test: lint types pytest
+## test: lint, types, then every test: unit, properties, notebooks (nbval), the strict book build
+## and the book opened in headless Chromium
+test: lint types browser-deps pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lossmod tests tools
-	$(BIN)/ruff format --check lossmod tests tools
+	$(BIN)/ruff check lossmod tests tools _ext
+	$(BIN)/ruff format --check lossmod tests tools _ext
 
 types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "Installing Debian's chromium and chromium-driver (browser tests, PDF)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+## offline: a copy for offline reading: _build/offline/*-html.zip and a PDF of the whole book
+offline: book browser-deps
+	$(BIN)/python tools/offline_copy.py --html _build/html --out _build/offline
 
 ## lab: open the chapters in Jupyter Lab, in the same environment
 lab: $(STAMP)

@@ -7,16 +7,12 @@ missing citation fails it), and the built HTML loads nothing from another host.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
+from conftest import STRICT, build_book
 
 ROOT = Path(__file__).resolve().parents[1]
-JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
-STRICT = ["--warningiserror", "--nitpick", "--keep-going"]
 
 
 class _AssetParser(HTMLParser):
@@ -43,21 +39,6 @@ def loaded_urls(html: str) -> list[str]:
 def remote(url: str) -> bool:
     """Whether a URL points at another host (http, https or protocol-relative)."""
     return url.lower().startswith(("http://", "https://", "//"))
-
-
-def build(source: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [JUPYTER_BOOK, "build", str(source), *options],
-        capture_output=True, text=True, check=False, timeout=1800,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def html_dir() -> Path:
-    """Build the book as `make book` does (notebooks executed, warnings are errors)."""
-    result = build(ROOT, *STRICT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
-    return ROOT / "_build" / "html"
 
 
 def pages(html_dir: Path) -> list[Path]:
@@ -127,6 +108,7 @@ def test_strict_build_fails_on_broken_reference_missing_citation_and_failing_cel
     """A book with the book's own configuration and three planted defects does not build, and the
     log names each defect."""
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copytree(ROOT / "_ext", tmp_path / "_ext")
     (tmp_path / "chapters").mkdir()
     shutil.copy(ROOT / "chapters" / "references.bib", tmp_path / "chapters" / "references.bib")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\nchapters:\n"
@@ -147,7 +129,7 @@ def test_strict_build_fails_on_broken_reference_missing_citation_and_failing_cel
     import json
 
     (tmp_path / "chapters" / "broken.ipynb").write_text(json.dumps(notebook))
-    result = build(tmp_path, *STRICT)
+    result = build_book(tmp_path, *STRICT)
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "eq-does-not-exist" in log

@@ -1,0 +1,143 @@
+"""The built book as a reader sees it: every page opened in headless Chromium, served from
+127.0.0.1, with the network to anything else unused.
+
+Screenshots of key pages at desktop and phone width are saved in _build/screenshots for a person
+to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import DESKTOP, PHONE, audit_page, broken_internal_links, chromium, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY_PAGES = ["chapters/intro.html", "chapters/what-is-a-loss.html", "chapters/huber.html",
+             "chapters/cross-entropy.html"]  # fmt: skip
+
+
+def book_pages(html_dir: Path) -> list[Path]:
+    """Every page of the book a reader can open (not the theme's files in _static)."""
+    return sorted(
+        p for p in html_dir.rglob("*.html") if "_static" not in p.relative_to(html_dir).parts
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    with chromium(DESKTOP) as driver:
+        yield driver
+
+
+def test_every_page_passes_the_reader_audit(html_dir: Path, browser: Any) -> None:
+    """On every page: no console error, no request to another host, every equation typeset by
+    MathJax, every image loaded with alt text, headings in order, readable contrast."""
+    problems = {}
+    with serve(html_dir) as base:
+        for page in book_pages(html_dir):
+            relative = page.relative_to(html_dir).as_posix()
+            found = audit_page(browser, base + relative, base)
+            if found:
+                problems[relative] = found
+    assert not problems
+
+
+def test_every_cross_reference_resolves(html_dir: Path) -> None:
+    """Each internal link leads to an existing page and, with a fragment, to an existing id."""
+    assert not broken_internal_links(html_dir, book_pages(html_dir))
+
+
+def test_search_finds_a_loss_by_name_from_a_chapter(html_dir: Path, browser: Any) -> None:
+    """Typing "Huber" in the search box of a chapter page and pressing Enter lists the pages that
+    discuss it, the Huber chapter among them when it exists."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serve(html_dir) as base:
+        browser.get(base + "chapters/notation.html")
+        browser.execute_script(
+            "document.querySelector('.search-button__button, .search-button').click()"
+        )
+        box = WebDriverWait(browser, 10).until(
+            lambda d: next(
+                (e for e in d.find_elements(By.CSS_SELECTOR, "input[name=q]") if e.is_displayed()),
+                None,
+            )
+        )
+        box.send_keys("Huber", Keys.ENTER)
+        WebDriverWait(browser, 20).until(lambda d: "search.html" in d.current_url)
+        links = WebDriverWait(browser, 20).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results ul.search li a")
+        )
+        targets = {a.get_attribute("href").split("#")[0].split("?")[0] for a in links}
+    assert targets
+    if (html_dir / "chapters" / "huber.html").is_file():
+        assert base + "chapters/huber.html" in targets
+
+
+def test_screenshots_of_key_pages(html_dir: Path) -> None:
+    """Desktop and phone screenshots of the key pages are written to _build/screenshots."""
+    out = ROOT / "_build" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    pages = [p for p in KEY_PAGES if (html_dir / p).is_file()]
+    assert pages
+    with serve(html_dir) as base:
+        for name, window in (("desktop", DESKTOP), ("phone", PHONE)):
+            with chromium(window) as driver:
+                for page in pages:
+                    driver.get(base + page)
+                    height = driver.execute_script("return document.body.scrollHeight")
+                    driver.set_window_size(window[0], min(int(height), 12000))
+                    png = out / f"{Path(page).stem}-{name}.png"
+                    assert driver.save_screenshot(str(png))
+                    assert png.stat().st_size > 10_000
+
+
+def test_audit_catches_a_remote_script_and_an_untypeset_equation(tmp_path: Path) -> None:
+    """The audit is not vacuous: a page that loads a script from another host, and a page whose
+    equation was never typeset, are both reported."""
+    (tmp_path / "remote.html").write_text(
+        '<html><head><title>t</title><script src="http://cdn.example.invalid/mathjax.js">'
+        "</script></head><body><article><h1>Remote</h1><p>text</p></article></body></html>"
+    )
+    (tmp_path / "raw.html").write_text(
+        "<html><head><title>t</title></head><body><article><h1>Raw</h1>"
+        '<p>The loss <span class="math notranslate nohighlight">\\(\\ell(y)\\)</span>.</p>'
+        "</article></body></html>"
+    )
+    with serve(tmp_path) as base, chromium(DESKTOP) as driver:
+        remote = audit_page(driver, base + "remote.html", base)
+        raw = audit_page(driver, base + "raw.html", base)
+    assert any("request to another host: http://cdn.example.invalid" in p for p in remote)
+    assert any("untypeset equation" in p for p in raw)
+    assert any("raw TeX in the text" in p for p in raw)
+
+
+def test_offline_copy_is_a_zip_of_the_book_and_a_pdf_of_every_chapter(
+    html_dir: Path, tmp_path: Path
+) -> None:
+    """`make offline`'s script writes a zip holding every page of the HTML book and a PDF with
+    at least one page per chapter of the table of contents."""
+    import re
+    import subprocess
+    import sys
+    import zipfile
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "offline_copy.py"), "--html", str(html_dir),
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (archive,) = tmp_path.glob("*.zip")
+    names = set(zipfile.ZipFile(archive).namelist())
+    for page in book_pages(html_dir):
+        assert f"loss-functions-in-neural-networks/{page.relative_to(html_dir).as_posix()}" in names
+    (pdf,) = tmp_path.glob("*.pdf")
+    content = pdf.read_bytes()
+    assert content.startswith(b"%PDF")
+    chapters = len(list((ROOT / "chapters").glob("*.ipynb")))
+    assert len(re.findall(rb"/Type\s*/Page[^s]", content)) >= chapters
