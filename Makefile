@@ -12,7 +12,7 @@ export IPYTHONDIR := $(CURDIR)/.ipython
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test lint types pytest browser-deps offline lab execute constraints clean
+.PHONY: book test lint types pytest browser-deps offline learner lab execute constraints clean
 
 # Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -51,6 +51,11 @@ browser-deps:
 ## offline: a copy for offline reading: _build/offline/*-html.zip and a PDF of the whole book
 offline: book browser-deps
 	$(BIN)/python tools/offline_copy.py --html _build/html --out _build/offline
+
+## learner: the learner edition in _build/learner: the book without solutions, and the notebooks
+## without solution cells, to hand out
+learner: book
+	$(BIN)/python tools/learner_edition.py --out _build/learner
 
 ## lab: open the chapters in Jupyter Lab, in the same environment
 lab: $(STAMP)
