@@ -12,7 +12,7 @@ export IPYTHONDIR := $(CURDIR)/.ipython
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test lint types pytest browser-deps offline learner lab execute constraints clean
+.PHONY: book test lint types pytest browser-deps offline learner bench lab execute constraints clean
 
 # Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,8 +33,8 @@ book: $(STAMP)
 test: lint types browser-deps pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lossmod tests tools _ext
-	$(BIN)/ruff format --check lossmod tests tools _ext
+	$(BIN)/ruff check lossmod tests tools _ext benchmarks
+	$(BIN)/ruff format --check lossmod tests tools _ext benchmarks
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -56,6 +56,15 @@ offline: book browser-deps
 ## without solution cells, to hand out
 learner: book
 	$(BIN)/python tools/learner_edition.py --out _build/learner
+
+## bench: lossmod's speed against torch, scikit-learn, scipy and the machine's limits (a table)
+BENCH := .venv-bench
+bench:
+	test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
+	grep -v '^mpmath==' requirements/constraints.txt > $(BENCH)/constraints.txt
+	$(BENCH)/bin/python -m pip install --quiet --disable-pip-version-check \
+	    -c $(BENCH)/constraints.txt -e '.[bench]'
+	$(BENCH)/bin/python benchmarks/losses.py
 
 ## lab: open the chapters in Jupyter Lab, in the same environment
 lab: $(STAMP)
