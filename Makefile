@@ -11,6 +11,11 @@ STAMP  := $(VENV)/.installed
 export IPYTHONDIR := $(CURDIR)/.ipython
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
+# One BLAS thread: on 2 cores, threaded BLAS made small scikit-learn fits erratic (15-45 s instead
+# of 0.25 s when the other core was busy), and single-threaded sums are reproducible.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
 
 .PHONY: book test lint types pytest browser-deps offline learner bench lab execute constraints clean
 

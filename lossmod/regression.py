@@ -83,7 +83,7 @@ def mse(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> LossV
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    See the chapter "What is a loss function?". Reference: Bishop (2006), section 3.1.1.
+    See the chapter "Mean squared error". Reference: Bishop (2006), section 3.1.1.
     """
     r, out_dtype = _residual(pred, target, reduction)
     return reduce(r * r, reduction, out_dtype)
@@ -116,7 +116,8 @@ def mae(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> LossV
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    Reference: Hastie, Tibshirani and Friedman (2009), section 10.6.
+    See the chapter "Mean absolute error". Reference: Hastie, Tibshirani and Friedman (2009),
+    section 10.6.
     """
     r, out_dtype = _residual(pred, target, reduction)
     return reduce(np.abs(r), reduction, out_dtype)
@@ -153,7 +154,8 @@ def huber(
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    Reference: Huber (1964), "Robust estimation of a location parameter".
+    See the chapter "Huber loss and its smooth relatives". Reference: Huber (1964), "Robust
+    estimation of a location parameter".
     """
     _check_delta(delta)
     r, out_dtype = _residual(pred, target, reduction)
@@ -197,7 +199,7 @@ def smooth_l1(
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    See the chapter "Huber loss". Reference: Girshick (2015), "Fast R-CNN".
+    See the chapter "Huber loss and its smooth relatives". Reference: Girshick (2015), "Fast R-CNN".
     """
     _check_positive("beta", beta)
     r, out_dtype = _residual(pred, target, reduction)
@@ -242,7 +244,8 @@ def pseudo_huber(
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    See the chapter "Huber loss". Reference: Hartley and Zisserman (2004), appendix A6.8.
+    See the chapter "Huber loss and its smooth relatives". Reference: Hartley and Zisserman
+    (2004), appendix A6.8.
     """
     _check_delta(delta)
     r, out_dtype = _residual(pred, target, reduction)
@@ -281,7 +284,7 @@ def log_cosh(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> 
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    See the chapter "Huber loss".
+    See the chapter "Huber loss and its smooth relatives".
     """
     r, out_dtype = _residual(pred, target, reduction)
     a = np.abs(r)

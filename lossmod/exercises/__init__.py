@@ -97,6 +97,10 @@ class Exercise:
         Tolerances of the comparison with the solution's answer.
     points : int
         What the exercise is worth; a submission earns the fraction of checks it passes.
+    reimplements : tuple of str
+        The ``lossmod`` functions the exercise asks the learner to write, e.g. ``("mse",)``: the
+        instructor's grader gives no points for the exercise to a function that calls one of
+        them (or the reference solution).
     """
 
     id: str
@@ -108,6 +112,7 @@ class Exercise:
     rtol: float = 1e-7
     atol: float = 1e-12
     points: int = 1
+    reimplements: tuple[str, ...] = ()
 
     @property
     def chapter(self) -> str:
