@@ -72,13 +72,12 @@ def print_page(html_dir: Path, pages: list[str]) -> Path:
 
 def pdf(html_dir: Path, out: Path) -> Path:
     """Print the whole book to PDF with headless Chromium, once MathJax has typeset it."""
-    from selenium.webdriver.common.print_page_options import PrintOptions
-
     page = print_page(html_dir, toc_pages(ROOT / "_toc.yml"))
     target = out / f"{NAME}.pdf"
     try:
         with serve(html_dir) as base, chromium() as driver:
-            driver.set_script_timeout(120)
+            driver.set_script_timeout(300)
+            driver.set_page_load_timeout(300)  # chromedriver's print waits on the renderer too
             driver.get(base + page.relative_to(html_dir).as_posix())
             status = driver.execute_async_script(
                 "const done = arguments[arguments.length - 1];"
@@ -86,9 +85,12 @@ def pdf(html_dir: Path, out: Path) -> Path:
             )
             if status != "typeset":
                 raise RuntimeError(f"MathJax did not typeset the print page: {status}")
-            options = PrintOptions()
-            options.background = True
-            target.write_bytes(base64.b64decode(driver.print_page(options)))
+            # Through the DevTools protocol: chromedriver's own print command gives the renderer
+            # only 10 s, too little for the whole book.
+            printed = driver.execute_cdp_cmd(
+                "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True}
+            )
+            target.write_bytes(base64.b64decode(printed["data"]))
     finally:
         page.unlink()
     return target
