@@ -141,3 +141,28 @@ def test_offline_copy_is_a_zip_of_the_book_and_a_pdf_of_every_chapter(
     assert content.startswith(b"%PDF")
     chapters = len(list((ROOT / "chapters").glob("*.ipynb")))
     assert len(re.findall(rb"/Type\s*/Page[^s]", content)) >= chapters
+
+
+FRAME = "return document.querySelector('.animation img').getAttribute('src')"
+
+
+def test_every_animation_plays_offline(html_dir: Path, browser: Any) -> None:
+    """Each matplotlib animation of the book (to_jshtml: frames and player inlined in the page)
+    shows a frame, and pressing Play advances it with nothing fetched from another host."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    pages = [p for p in book_pages(html_dir) if 'class="animation"' in p.read_text()]
+    if not (html_dir / "chapters" / "loss-landscapes.html").is_file():
+        pytest.skip("the chapter with the book's animation is not in the table of contents")
+    assert pages, "the loss-landscapes chapter holds an animation"
+    with serve(html_dir) as base:
+        for page in pages:
+            assert not audit_page(browser, base + page.relative_to(html_dir).as_posix(), base)
+            first = browser.execute_script(FRAME)
+            assert first and first.startswith("data:image")
+            browser.execute_script(
+                "document.querySelector('.animation button[title=\"Play\"]').click()"
+            )
+            WebDriverWait(browser, 10).until(
+                lambda d, shown=first: d.execute_script(FRAME) != shown
+            )

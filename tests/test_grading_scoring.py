@@ -1,0 +1,87 @@
+"""Scoring (lossmod.grading.scoring): hidden cases depend on the seed and the exercise only; an
+answer passes on dtype kind, exact shape, finiteness and the exercise's tolerances; hidden
+feedback shows no values; the references a function may not call are the right ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from grading_fixtures import EXERCISE_ID, SYNTHETIC
+
+from lossmod.exercises import EXERCISES
+from lossmod.grading import scoring, wire
+
+
+def verdict(value: Any, hidden: bool = False) -> scoring.Verdict:
+    checks, _ = scoring.exercise_checks(EXERCISES[EXERCISE_ID], 5)
+    check = next(c for c in checks if c.hidden == hidden)
+    answer = value(check.expected) if callable(value) else value
+    return scoring.judge(check, {"t": "answer", "case": 0, "value": wire.encode_answer(answer)})
+
+
+def test_hidden_cases_come_from_the_seed_and_the_id() -> None:
+    exercise = EXERCISES[EXERCISE_ID]
+    first, _ = scoring.exercise_checks(exercise, 7)
+    again, _ = scoring.exercise_checks(exercise, 7)
+    other, _ = scoring.exercise_checks(exercise, 8)
+    public, _ = scoring.exercise_checks(exercise, None)
+    assert len(public) == len(exercise.cases) < len(first)
+    assert all(np.array_equal(a.expected, b.expected) for a, b in zip(first, again, strict=True))
+    assert not all(
+        np.array_equal(a.expected, b.expected) for a, b in zip(first, other, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed", "feedback"),
+    [
+        (lambda e: e, True, "passed"),
+        (lambda e: e.tolist(), True, "passed"),
+        (
+            lambda e: e.astype(int),
+            False,
+            "returned integers (int64), expected floating-point numbers",
+        ),
+        (lambda e: e[:, None], False, "returned shape"),
+        (
+            lambda e: np.full_like(e, np.nan),
+            False,
+            "returned NaN where a finite value was expected",
+        ),
+        (lambda e: e + 1.0, False, "differ"),
+        (lambda e: e > 0, False, "returned booleans"),
+    ],
+)
+def test_public_verdicts(answer: Any, passed: bool, feedback: str) -> None:
+    result = verdict(answer)
+    assert result.passed is passed and feedback in result.feedback
+
+
+def test_hidden_feedback_shows_no_values() -> None:
+    result = verdict(lambda e: e + 1.0, hidden=True)
+    assert not result.passed and "not shown" in result.feedback
+    assert not any(ch.isdigit() for ch in result.feedback.split("values")[1])
+
+
+def test_non_value_answers() -> None:
+    checks, _ = scoring.exercise_checks(EXERCISES[EXERCISE_ID], None)
+    assert scoring.judge(
+        checks[0], {"raised": "NotImplementedError: ", "not_implemented": True}
+    ).not_attempted
+    assert (
+        scoring.judge(checks[0], {"raised": "KeyError: 'x' at 0x7f00deadbeef"}).feedback
+        == "raised KeyError: 'x' at 0x…"
+    )
+    assert "could not be read" in scoring.judge(checks[0], {"value": {"dtype": "?"}}).feedback
+    assert (
+        scoring.judge(checks[0], {"missing": "f"}).feedback == "no function named f in the notebook"
+    )
+
+
+def test_forbidden_references() -> None:
+    """The oracle when it is a public lossmod function, plus what the exercise lists."""
+    assert scoring.forbidden_names(SYNTHETIC["synthetic-1"]) == ("mse",)
+    assert scoring.forbidden_names(SYNTHETIC["synthetic-2"]) == ("mse_grad",)
+    assert scoring.forbidden_names(EXERCISES[EXERCISE_ID]) == ()
