@@ -13,7 +13,8 @@ call of each in turn, repeated), and the median is kept. The table reports ratio
   stream the same input bytes (``a.sum()`` over each input) for the cheap losses, or the time
   of the unavoidable ``exp``/``log`` work for the losses that need it;
 - ``torch1``, ``torch2``: torch.nn.functional on the CPU with 1 and 2 threads (autograd for the
-  gradient), time over lossmod's (above 1: lossmod is faster);
+  gradient), time over lossmod's (above 1: lossmod is faster); torch's idle threads sleep
+  (``OMP_WAIT_POLICY=PASSIVE``) rather than spin and slow down the next implementation timed;
 - ``sklearn``: sklearn.metrics, time over lossmod's (value only);
 - ``scipy``: the plain NumPy/scipy.special composition a learner would write, time over lossmod's.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -30,6 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Before any OpenMP runtime loads (scikit-learn's and torch's): idle OpenMP threads otherwise spin,
+# taking the CPU from whatever is timed next on a 2-core machine (lossmod was measured up to twice
+# as slow right after torch with 2 threads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 from scipy import special
@@ -215,19 +222,30 @@ def _kl_row(logits: np.ndarray, target: np.ndarray, dtype: str, mode: str, grad:
                 lambda: np.log(target), "log", others)  # fmt: skip
 
 
-def measure(case: Case, repeats: int) -> dict[str, float]:
-    """Median seconds of every implementation, timed interleaved."""
+def measure(case: Case, repeats: int, sample_seconds: float = 0.002) -> dict[str, float]:
+    """Median seconds per call of every implementation, timed interleaved.
+
+    A sample times enough calls to last about ``sample_seconds`` (one call for the large sizes),
+    so that the timer and the scheduler's noise stay small against the short calls.
+    """
     runs: dict[str, Timed] = {"lossmod": case.lossmod, "bound": case.bound, **case.others}
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for run in runs.values():  # warm up (first-call costs, page faults)
+    calls: dict[str, int] = {}
+    for name, run in runs.items():  # warm up (first-call costs, page faults), then calibrate
         run()
+        start = time.perf_counter()
+        run()
+        calls[name] = max(
+            1, min(1000, int(sample_seconds / max(time.perf_counter() - start, 1e-9)))
+        )
     gc.disable()
     try:
         for _ in range(repeats):
             for name, run in runs.items():
                 start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
+                for _ in range(calls[name]):
+                    run()
+                times[name].append((time.perf_counter() - start) / calls[name])
     finally:
         gc.enable()
     return {name: statistics.median(values) for name, values in times.items()}
@@ -237,6 +255,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--only", help="comma-separated losses to time, e.g. mse,kl_div")
     args = parser.parse_args(argv)
     if args.quick:
         sizes, pairs, dtypes, repeats = [1000], {10: [100], 1000: [4]}, ["float32", "float64"], 1
@@ -250,8 +269,11 @@ def main(argv: list[str]) -> int:
           "ratios: bound = lossmod / bound, others = other / lossmod")  # fmt: skip
     header = f"{'loss':22} {'shape':>14} {'dtype':8} {'mode':11} {'lossmod ms':>10} {'bound':>12}"
     print(header + "".join(f" {c:>8}" for c in columns))
+    only = set(args.only.split(",")) if args.only else None
     for case in cases(sizes, pairs, dtypes):
-        t = measure(case, repeats)
+        if only is not None and case.loss.split()[0] not in only:
+            continue
+        t = measure(case, repeats, sample_seconds=0.0 if args.quick else 0.002)
         bound = f"{t['lossmod'] / t['bound']:.2f}x {case.bound_kind}"
         cells = "".join(f" {t[c] / t['lossmod']:8.2f}" if c in t else f" {'-':>8}" for c in columns)
         shape = "x".join(str(s) for s in case.shape)

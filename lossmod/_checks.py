@@ -36,15 +36,28 @@ def as_float(name: str, x: ArrayLike, *, finite: bool = True) -> tuple[Float64Ar
     array = np.asarray(x)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
-    out_dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
-    if out_dtype.itemsize < 4:
-        out_dtype = np.dtype(np.float32)
+    out_dtype = result_dtype(array)
     values = array.astype(np.float64, copy=False)
     check_no_nan(name, values)
     if finite and not np.isfinite(values).all():
         index = _first(~np.isfinite(values))
         raise ValueError(f"{name} must be finite; got {float(values[index])} at index {index}")
     return values, out_dtype
+
+
+def result_dtype(array: NDArray[Any]) -> np.dtype[Any]:
+    """The dtype of a loss of ``array``: float32 for float32 (and float16), float64 otherwise."""
+    if array.dtype.kind != "f":
+        return np.dtype(np.float64)
+    return array.dtype if array.dtype.itemsize >= 4 else np.dtype(np.float32)
+
+
+def plain_reals(*arrays: NDArray[Any]) -> bool:
+    """Whether the arrays hold real numbers and share one shape: the usual case, told without
+    reading their values. When not, the full checks (``as_float``, ``check_same_shape``) say why.
+    """
+    shape = arrays[0].shape
+    return all(a.dtype.kind in "biuf" and a.shape == shape for a in arrays)
 
 
 def check_no_nan(name: str, values: Float64Array) -> None:
@@ -124,6 +137,18 @@ def reduce(elementwise: Float64Array, reduction: str, out_dtype: np.dtype[Any]) 
     if elementwise.size == 0:
         raise ValueError("reduction='mean' over an empty input is undefined (0 / 0)")
     return out_dtype.type(elementwise.mean())  # type: ignore[no-any-return]
+
+
+def reduce_total(
+    total: float, count: int, reduction: str, out_dtype: np.dtype[Any]
+) -> np.floating[Any]:
+    """The "sum" or "mean" of ``count`` per-element losses from their float64 ``total``, cast to
+    the caller's dtype: what :func:`reduce` returns for "sum" and "mean", bit for bit."""
+    if reduction == "sum":
+        return out_dtype.type(total)  # type: ignore[no-any-return]
+    if count == 0:
+        raise ValueError("reduction='mean' over an empty input is undefined (0 / 0)")
+    return out_dtype.type(total / count)  # type: ignore[no-any-return]
 
 
 def mean_scale(reduction: str, count: int) -> float:

@@ -9,10 +9,11 @@ primitives, so nothing overflows and nothing cancels.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import (
     Float64Array,
@@ -26,8 +27,10 @@ from lossmod._checks import (
     check_weight,
     mean_scale,
     reduce,
+    result_dtype,
 )
-from lossmod.primitives import _shifted_logsumexp, _sigmoid, _softmax, _softplus
+from lossmod._kernels import Check, Inputs, Operand, elementwise, fill, inputs, reduced
+from lossmod.primitives import _shifted_logsumexp, _softmax
 
 __all__ = [
     "bce",
@@ -38,8 +41,11 @@ __all__ = [
     "cross_entropy_grad",
 ]
 
+PROBABILITIES = (0.0, 1.0)
+Weight = Float64Array | float  # a weight per element (or per sample), or one for all
 
-# --- Binary cross-entropy on probabilities ---------------------------------------------------
+
+# --- Binary cross-entropy, on probabilities and on logits -------------------------------------
 
 
 def _bce_args(
@@ -53,6 +59,53 @@ def _bce_args(
     check_interval("target", y, 0.0, 1.0, "probabilities")
     w = 1.0 if weight is None else check_weight("weight", weight, p.shape)
     return p, y, w, p_dtype
+
+
+def _bce_logits_args(
+    logits: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    pos_weight: ArrayLike | None,
+    reduction: str,
+) -> tuple[Float64Array, Float64Array, Float64Array | float, Float64Array | float, np.dtype[Any]]:
+    check_reduction(reduction)
+    z, z_dtype = as_float("logits", logits)
+    y, _ = as_float("target", target)
+    check_same_shape("logits", z, "target", y)
+    check_interval("target", y, 0.0, 1.0, "probabilities")
+    w = 1.0 if weight is None else check_weight("weight", weight, z.shape)
+    pw = 1.0 if pos_weight is None else check_weight("pos_weight", pos_weight, z.shape)
+    return z, y, w, pw, z_dtype
+
+
+def _bce_inputs(
+    probs: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: str
+) -> Inputs:
+    """The arguments of bce for the kernels: probs and target in [0, 1] are checked in cache."""
+    check_reduction(reduction)
+
+    def check() -> object:
+        return _bce_args(probs, target, weight, reduction)
+
+    return inputs(check, probs, target, [("weight", weight)], {0: PROBABILITIES, 1: PROBABILITIES})
+
+
+def _bce_logits_inputs(
+    logits: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    pos_weight: ArrayLike | None,
+    reduction: str,
+) -> Inputs:
+    """The arguments of bce_with_logits for the kernels: the target in [0, 1] is checked in
+    cache, and a NaN or an infinity among the logits makes the sum non-finite."""
+    check_reduction(reduction)
+
+    def check() -> object:
+        return _bce_logits_args(logits, target, weight, pos_weight, reduction)
+
+    weights = [("weight", weight), ("pos_weight", pos_weight)]
+    return inputs(check, logits, target, weights, {1: PROBABILITIES})
 
 
 def _ratio(numerator: Float64Array, denominator: Float64Array) -> Float64Array:
@@ -98,13 +151,16 @@ def bce(
 
     Reference: Bishop (2006), section 4.3.2.
     """
-    p, y, w, out_dtype = _bce_args(probs, target, weight, reduction)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p, log_1mp = np.log(p), np.log1p(-p)
+    args = _bce_inputs(probs, target, weight, reduction)
+
+    def per_element(p: Float64Array, y: Float64Array, w: Weight) -> Float64Array:
         # 0 * log(0) = 0: a term whose coefficient is zero contributes nothing.
-        log_likelihood = np.where(y == 0, 0.0, y * log_p) + np.where(y == 1, 0.0, (1 - y) * log_1mp)
-    elementwise = 0.0 - log_likelihood  # 0 - x rather than -x: no -0.0 for a perfect prediction
-    return reduce(w * elementwise, reduction, out_dtype)
+        log_likelihood = np.where(y == 0, 0.0, y * np.log(p)) + np.where(
+            y == 1, 0.0, (1 - y) * np.log1p(-p)
+        )
+        return w * (0.0 - log_likelihood)  # 0 - x, not -x: no -0.0 for a perfect prediction
+
+    return reduced(per_element, args, reduction)
 
 
 def bce_grad(
@@ -115,29 +171,13 @@ def bce_grad(
     reduction: str = "mean",
 ) -> FloatArray:
     """Gradient of :func:`bce` with respect to ``probs``: w [(1-y)/(1-p) - y/p], / n for "mean"."""
-    p, y, w, out_dtype = _bce_args(probs, target, weight, reduction)
-    grad = w * (_ratio(1 - y, 1 - p) - _ratio(y, p))
-    return (mean_scale(reduction, p.size) * grad).astype(out_dtype)
+    args = _bce_inputs(probs, target, weight, reduction)
+    scale = mean_scale(reduction, math.prod(args.shape))
 
+    def per_element(p: Float64Array, y: Float64Array, w: Weight) -> Float64Array:
+        return scale * (w * (_ratio(1 - y, 1 - p) - _ratio(y, p)))
 
-# --- Binary cross-entropy on logits ----------------------------------------------------------
-
-
-def _bce_logits_args(
-    logits: ArrayLike,
-    target: ArrayLike,
-    weight: ArrayLike | None,
-    pos_weight: ArrayLike | None,
-    reduction: str,
-) -> tuple[Float64Array, Float64Array, Float64Array | float, Float64Array | float, np.dtype[Any]]:
-    check_reduction(reduction)
-    z, z_dtype = as_float("logits", logits)
-    y, _ = as_float("target", target)
-    check_same_shape("logits", z, "target", y)
-    check_interval("target", y, 0.0, 1.0, "probabilities")
-    w = 1.0 if weight is None else check_weight("weight", weight, z.shape)
-    pw = 1.0 if pos_weight is None else check_weight("pos_weight", pos_weight, z.shape)
-    return z, y, w, pw, z_dtype
+    return elementwise(per_element, args)
 
 
 def bce_with_logits(
@@ -181,9 +221,14 @@ def bce_with_logits(
 
     Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.2.
     """
-    z, y, w, pw, out_dtype = _bce_logits_args(logits, target, weight, pos_weight, reduction)
-    elementwise = w * (pw * y * _softplus(-z) + (1 - y) * _softplus(z))
-    return reduce(elementwise, reduction, out_dtype)
+    args = _bce_logits_inputs(logits, target, weight, pos_weight, reduction)
+
+    def per_element(z: Float64Array, y: Float64Array, w: Weight, a: Weight) -> Float64Array:
+        # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|)): one exp and one log1p serve both terms.
+        tail: Float64Array = np.log1p(np.exp(-np.abs(z)))
+        return w * (a * y * (np.maximum(-z, 0.0) + tail) + (1 - y) * (np.maximum(z, 0.0) + tail))
+
+    return reduced(per_element, args, reduction, finite=(0,))
 
 
 def bce_with_logits_grad(
@@ -199,34 +244,53 @@ def bce_with_logits_grad(
     w [(1 - y) sigmoid(z) - a y sigmoid(-z)], divided by n for "mean"; sigmoid(-z) is computed
     directly rather than as 1 - sigmoid(z), which would lose it to rounding for large z.
     """
-    z, y, w, pw, out_dtype = _bce_logits_args(logits, target, weight, pos_weight, reduction)
-    grad = w * ((1 - y) * _sigmoid(z) - pw * y * _sigmoid(-z))
-    return (mean_scale(reduction, z.size) * grad).astype(out_dtype)
+    args = _bce_logits_inputs(logits, target, weight, pos_weight, reduction)
+    scale = mean_scale(reduction, math.prod(args.shape))
+
+    def per_element(z: Float64Array, y: Float64Array, w: Weight, a: Weight) -> Float64Array:
+        # sigmoid(+-z) from e = exp(-|z|) <= 1, which never overflows: 1 / (1 + e) where +-z >= 0,
+        # e / (1 + e) where +-z < 0; max(e, sign(+-z)) is that numerator, without a branch.
+        e = np.exp(-np.abs(z))
+        sigmoid = np.maximum(e, np.sign(z)) / (1.0 + e)
+        sigmoid_of_minus_z = np.maximum(e, -np.sign(z)) / (1.0 + e)
+        return scale * (w * ((1 - y) * sigmoid - a * y * sigmoid_of_minus_z))
+
+    return elementwise(per_element, args, finite=(0,))
 
 
 # --- Categorical cross-entropy on logits -----------------------------------------------------
 
 
-def _ce_coefficients(
+def _ce_targets(
     logits: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike | None,
     ignore_index: int,
     label_smoothing: float,
     reduction: str,
-) -> tuple[Float64Array, Float64Array, float, np.dtype[Any]]:
-    """Reduce every form of target to coefficients a[i, c] with l_i = -sum_c a[i, c] log p[i, c].
+    *,
+    scan: bool = False,
+) -> tuple[NDArray[Any], NDArray[Any], Float64Array | float, float, np.dtype[Any]]:
+    """Check the arguments; return the logits, the targets, their weights, the denominator of
+    "mean" and the dtype of the result.
 
-    Class indices y with class weights w and smoothing eps give
-    a[i, c] = w_c ((1 - eps) [c == y_i] + eps / C), and 0 for an ignored sample; probability
-    targets t give a[i, c] = w_c t'[i, c] with t' = (1 - eps) t + eps / C. Also returns the logits
-    and the denominator of the "mean" reduction (PyTorch's: the summed weight of the targets
-    that count for class indices, the number of samples for probability targets).
+    The targets are coefficients a[i, c] with l_i = -sum_c a[i, c] log p[i, c]. Class indices y
+    with class weights w and smoothing eps give a[i, c] = w_c ((1 - eps) [c == y_i] + eps / C),
+    and 0 for an ignored sample; probability targets t give a[i, c] = w_c t'[i, c] with
+    t' = (1 - eps) t + eps / C. Without smoothing, class indices stay indices (an ignored one
+    replaced by 0), and the weights are each sample's w_{y_i} (0 if ignored): a one-hot a, kept
+    sparse. Otherwise a is returned dense, with weights 1. The denominator of "mean" is PyTorch's:
+    the summed weight of the targets that count for class indices, N for probability targets.
+
+    The values of the logits are checked for NaN and infinity only with ``scan``: the losses
+    check them in the pass that computes them, and run this with ``scan`` when that fails.
     """
     check_reduction(reduction)
     if not (0.0 <= label_smoothing <= 1.0):
         raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
-    z, out_dtype = as_float("logits", logits)
+    z = np.asarray(logits)
+    if scan or z.dtype.kind not in "biuf":
+        as_float("logits", logits)  # raises for a NaN, an infinity or a dtype that is not real
     if z.ndim != 2:
         raise ValueError(f"logits must have shape (N, C); got shape {z.shape}")
     n, n_classes = z.shape
@@ -241,17 +305,27 @@ def _ce_coefficients(
                 f"target of class indices must have shape (N,) = ({n},); got {labels.shape}"
             )
         kept = labels != ignore_index
-        wrong = kept & ((labels < 0) | (labels >= n_classes))
+        in_range = labels.size == 0 or (labels.min() >= 0 and labels.max() < n_classes)
+        wrong = kept & ((labels < 0) | (labels >= n_classes)) if not in_range else kept[:0]
         if wrong.any():
             i = int(np.argmax(wrong))
             raise ValueError(
                 f"target must hold class indices in [0, {n_classes - 1}] (or ignore_index="
                 f"{ignore_index}); got {labels[i]} at index {i}"
             )
-        dense = np.zeros((n, n_classes))
+        count = int(np.count_nonzero(kept))
+        rows = np.flatnonzero(kept) if count < n or weight is not None else None
+        # Without weights, the summed weight is a sum of ones: exactly the count.
+        denominator = float(count) if rows is None else float(w[labels[rows]].sum())
+        if label_smoothing == 0:
+            indices = labels if count == n else np.where(kept, labels, 0)
+            weights = 1.0 if weight is None else w[indices]
+            if count < n:
+                weights = np.where(kept, weights, 0.0)
+            return z, indices, weights, denominator, result_dtype(z)
         rows = np.flatnonzero(kept)
+        dense = np.zeros((n, n_classes))
         dense[rows, labels[rows]] = 1.0
-        denominator = float(w[labels[rows]].sum())
         smoothing = kept[:, None] * (label_smoothing / n_classes)
     elif labels.dtype.kind == "f":
         t, _ = as_float("target", labels)
@@ -268,7 +342,32 @@ def _ce_coefficients(
             f"shape (N, C); got dtype {labels.dtype}"
         )
     coefficients = w * ((1.0 - label_smoothing) * dense + smoothing)
-    return z, coefficients, denominator, out_dtype
+    return z, coefficients, 1.0, denominator, result_dtype(z)
+
+
+def _ce_args(
+    logits: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+) -> tuple[list[Operand], float, np.dtype[Any], Check]:
+    """The operands of the kernels (logits, targets, weights), the denominator of "mean", the
+    dtype of the result, and the full checks, to run if the logits turn out not to be finite."""
+
+    def check() -> object:
+        options = (weight, ignore_index, label_smoothing, reduction)
+        return _ce_targets(logits, target, *options, scan=True)
+
+    try:
+        z, a, w, denominator, out_dtype = _ce_targets(
+            logits, target, weight, ignore_index, label_smoothing, reduction
+        )
+    except ValueError:
+        check()  # a NaN or an infinity among the logits is the first error to report
+        raise
+    return [z, a, w], denominator, out_dtype, check
 
 
 def _ce_scale(reduction: str, denominator: float) -> float:
@@ -327,15 +426,25 @@ def cross_entropy(
 
     Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.3.
     """
-    z, a, denominator, out_dtype = _ce_coefficients(
+    operands, denominator, out_dtype, check = _ce_args(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
-    m, log_sum = _shifted_logsumexp(z, axis=1)
-    neg_log_p = (m - z) + log_sum
-    elementwise = np.sum(a * neg_log_p, axis=1)
+
+    def per_sample(z: Float64Array, a: NDArray[Any], w: Weight) -> Float64Array:
+        # -log p_ic = (m_i - z_ic) + log1p(sum_{j != argmax} exp(z_ij - m_i)): two terms >= 0.
+        m, log_sum = _shifted_logsumexp(z, axis=1)
+        if a.ndim == 1:  # class indices: a[i, c] = w_{y_i} [c == y_i] keeps the true class's term
+            true_class: Float64Array = z[np.arange(len(a)), a][:, None]
+            return w * ((m - true_class) + log_sum)[:, 0]
+        losses: Float64Array = np.sum(a * ((m - z) + log_sum), axis=1)
+        return losses
+
+    losses = np.empty(np.shape(operands[0])[0])
+    fill(per_sample, operands, losses, finite=(0,), indices=(1,), check=check)
     if reduction == "mean":
-        return out_dtype.type(elementwise.sum() * _ce_scale(reduction, denominator))  # type: ignore[no-any-return]
-    return reduce(elementwise, reduction, out_dtype)
+        total = losses.sum() * _ce_scale(reduction, denominator)
+        return out_dtype.type(total)  # type: ignore[no-any-return]
+    return reduce(losses, reduction, out_dtype)
 
 
 def cross_entropy_grad(
@@ -351,8 +460,24 @@ def cross_entropy_grad(
 
     (sum_k a_ik) softmax(z_i) - a_i for each row, divided by the "mean" denominator.
     """
-    z, a, denominator, out_dtype = _ce_coefficients(
+    operands, denominator, out_dtype, check = _ce_args(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
-    grad: Float64Array = a.sum(axis=1, keepdims=True) * _softmax(z, axis=1) - a
-    return (_ce_scale(reduction, denominator) * grad).astype(out_dtype)
+    try:
+        scale = _ce_scale(reduction, denominator)
+    except ValueError:
+        check()  # a NaN or an infinity among the logits is the first error to report
+        raise
+
+    def per_sample(z: Float64Array, a: NDArray[Any], w: Weight) -> Float64Array:
+        p = _softmax(z, axis=1)
+        if a.ndim == 1:  # class indices: sum_k a_ik = w_{y_i}, the only nonzero a_ik
+            grad: Float64Array = np.reshape(w, (-1, 1)) * p
+            grad[np.arange(len(a)), a] -= w
+            return scale * grad
+        grad = a.sum(axis=1, keepdims=True) * p - a
+        return scale * grad
+
+    out = np.empty(np.shape(operands[0]), out_dtype)
+    fill(per_sample, operands, out, finite=(0,), indices=(1,), check=check)
+    return out

@@ -9,12 +9,14 @@ vectors in the order of the formula.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from lossmod._checks import (
+    Float64Array,
     FloatArray,
     LossValue,
     as_float,
@@ -25,6 +27,7 @@ from lossmod._checks import (
     mean_scale,
     reduce,
 )
+from lossmod._kernels import Inputs, elementwise, fold, inputs, reduced
 
 __all__ = ["kl_div", "kl_div_grad", "kl_divergence", "kl_divergence_grad"]
 
@@ -52,6 +55,17 @@ def _kl_div_args(
         check_interval("target", target_values, 0.0, 1.0, "probabilities")
         t = target_values
     return log_q, t, out_dtype
+
+
+def _kl_div_inputs(input: ArrayLike, target: ArrayLike, reduction: str, log_target: bool) -> Inputs:
+    """The arguments of kl_div for the kernels; log q <= 0 and p in [0, 1] (log p <= 0 for
+    ``log_target``) are checked block by block, and the full checks run on a failure."""
+    check_reduction(reduction, KL_DIV_REDUCTIONS)
+    log_probability = (-math.inf, 0.0)
+    within = {0: log_probability, 1: log_probability if log_target else (0.0, 1.0)}
+    return inputs(
+        lambda: _kl_div_args(input, target, reduction, log_target), input, target, within=within
+    )
 
 
 def kl_div(
@@ -86,25 +100,35 @@ def kl_div(
 
     Reference: Cover and Thomas (2006), section 2.3.
     """
-    log_q, t, out_dtype = _kl_div_args(input, target, reduction, log_target)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        elementwise = np.where(t == 0, 0.0, t * (np.log(t) - log_q))
+    args = _kl_div_inputs(input, target, reduction, log_target)
+
+    def per_element(log_q: Float64Array, target: Float64Array) -> Float64Array:
+        t = np.exp(target) if log_target else target
+        terms = t * (np.log(t) - log_q)
+        terms[t == 0] = 0.0  # 0 log 0 = 0: a zero probability adds nothing, whatever log q is
+        return terms
+
     if reduction == "batchmean":
-        batch = log_q.shape[0] if log_q.ndim else 1
-        return out_dtype.type(elementwise.sum() / batch)  # type: ignore[no-any-return]
-    return reduce(elementwise, reduction, out_dtype)
+        total = fold(per_element, args.operands, within=args.within, check=args.check)
+        batch = args.shape[0] if args.shape else 1
+        return args.out_dtype.type(np.float64(total) / batch)  # type: ignore[no-any-return]
+    return reduced(per_element, args, reduction)
 
 
 def kl_div_grad(
     input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", log_target: bool = False
 ) -> FloatArray:
     """Gradient of :func:`kl_div` with respect to ``input`` (log q): -p, scaled by the reduction."""
-    log_q, t, out_dtype = _kl_div_args(input, target, reduction, log_target)
+    args = _kl_div_inputs(input, target, reduction, log_target)
     if reduction == "batchmean":
-        scale = 1.0 / (log_q.shape[0] if log_q.ndim else 1)
+        scale = 1.0 / (args.shape[0] if args.shape else 1)
     else:
-        scale = mean_scale(reduction, log_q.size)
-    return (-scale * t).astype(out_dtype)
+        scale = mean_scale(reduction, math.prod(args.shape))
+
+    def per_element(log_q: Float64Array, target: Float64Array) -> Float64Array:
+        return -scale * (np.exp(target) if log_target else target)
+
+    return elementwise(per_element, args)
 
 
 def _kl_divergence_args(

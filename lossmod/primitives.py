@@ -11,9 +11,10 @@ softmax functions"; Maechler (2012), "Accurately computing log(1 - exp(-|a|))".
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import FloatArray, as_float
+from lossmod._kernels import column_sums, narrow
 
 __all__ = ["log_sigmoid", "log_softmax", "logsumexp", "sigmoid", "softmax", "softplus", "xlogy"]
 
@@ -25,11 +26,31 @@ def _shifted_logsumexp(z: FloatArray, axis: int) -> tuple[FloatArray, FloatArray
     overflows. The sum is 1 + r, where r sums the terms other than (one) maximum; log1p(r) keeps
     full relative accuracy when r is tiny, where log(1 + r) would round it away.
     """
-    m = np.max(z, axis=axis, keepdims=True)
+    if narrow(z, axis):  # few classes: reduce the transpose's rows (lossmod._kernels.narrow)
+        t = z.T.copy()
+        m = t.max(axis=0)
+        at_max = t == m
+        if np.count_nonzero(at_max) == len(m):  # no ties: zero the only maximum's term
+            e = np.exp(t - m)
+            e -= at_max
+            return m[:, None], np.log1p(column_sums(e))[:, None]
+    m, first_max = _max(z, axis)
     e = np.exp(z - m)
-    first_max = np.expand_dims(np.argmax(z, axis=axis), axis)
     np.put_along_axis(e, first_max, 0.0, axis=axis)
     return m, np.log1p(np.sum(e, axis=axis, keepdims=True))
+
+
+def _max(z: FloatArray, axis: int) -> tuple[FloatArray, NDArray[np.intp]]:
+    """``np.max(z, axis, keepdims=True)`` and where it is first reached, also with ``axis`` kept.
+
+    The max is read where ``np.argmax`` found it, which is twice as fast as ``np.max`` for a few
+    classes; an empty or 0-d array goes to ``np.max`` first, to raise its errors.
+    """
+    if z.ndim == 0 or z.size == 0:
+        m = np.max(z, axis=axis, keepdims=True)
+        return m, np.expand_dims(np.argmax(z, axis=axis), axis)
+    first_max = np.expand_dims(np.argmax(z, axis=axis), axis)
+    return np.take_along_axis(z, first_max, axis=axis), first_max
 
 
 def logsumexp(x: ArrayLike, axis: int = -1) -> FloatArray:
@@ -106,7 +127,11 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
 
 def _softmax(z: FloatArray, axis: int) -> FloatArray:
     """softmax of a float64 array (unchecked): exp(z - m) / sum(exp(z - m)), m = max(z)."""
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    if narrow(z, axis):  # few classes: reduce the transpose's rows (lossmod._kernels.narrow)
+        t = z.T.copy()
+        e = np.exp(t - t.max(axis=0))
+        return np.ascontiguousarray((e / column_sums(e)).T)
+    e = np.exp(z - _max(z, axis)[0])
     probabilities: FloatArray = e / np.sum(e, axis=axis, keepdims=True)
     return probabilities
 

@@ -10,7 +10,8 @@ with the shape of ``pred``; for ``reduction="none"`` it is the gradient of the s
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -23,8 +24,8 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     mean_scale,
-    reduce,
 )
+from lossmod._kernels import Inputs, elementwise, inputs, reduced
 
 __all__ = [
     "huber",
@@ -41,16 +42,52 @@ __all__ = [
     "smooth_l1_grad",
 ]
 
+Residual = Callable[[Float64Array], Float64Array]
+ResidualGrad = Callable[[Float64Array, float], Float64Array]
 
-def _residual(
-    pred: ArrayLike, target: ArrayLike, reduction: str
-) -> tuple[Float64Array, np.dtype[Any]]:
-    """Check the common arguments; return pred - target (float64) and the output dtype."""
-    check_reduction(reduction)
-    p, out_dtype = as_float("pred", pred)
+
+def _check(pred: ArrayLike, target: ArrayLike) -> None:
+    """The full checks of the common arguments: raise the ValueError that names what is wrong."""
+    p, _ = as_float("pred", pred)
     t, _ = as_float("target", target)
     check_same_shape("pred", p, "target", t)
-    return p - t, out_dtype
+
+
+def _loss(kernel: Residual, pred: ArrayLike, target: ArrayLike, reduction: str) -> LossValue:
+    """Reduce ``kernel(pred - target)``, evaluated in float64 block by block (lossmod._kernels).
+
+    A NaN or an infinity in either input makes the sum non-finite: only then do the full checks
+    run, to raise the error that names it.
+    """
+    check_reduction(reduction)
+    args = inputs(lambda: _check(pred, target), pred, target)
+    if reduction == "none":
+        return _map(kernel, args)
+    return reduced(lambda p, t: kernel(p - t), args, reduction)
+
+
+def _grad(kernel: ResidualGrad, pred: ArrayLike, target: ArrayLike, reduction: str) -> FloatArray:
+    """``kernel(pred - target, scale)``, scale = d(reduced loss)/d(sum), block by block."""
+    check_reduction(reduction)
+    args = inputs(lambda: _check(pred, target), pred, target)
+    scale = mean_scale(reduction, math.prod(args.shape))
+    return _map(lambda r: kernel(r, scale), args)
+
+
+def _map(kernel: Residual, args: Inputs) -> FloatArray:
+    """``kernel(pred - target)`` per element, into a new array of the caller's dtype."""
+    finite = True
+
+    def per_element(p: Float64Array, t: Float64Array) -> Float64Array:
+        nonlocal finite
+        r = p - t
+        finite = finite and math.isfinite(np.sum(r))  # a NaN or an infinity in p or t shows here
+        return kernel(r)
+
+    out = elementwise(per_element, args)
+    if not finite:
+        args.check()
+    return out
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -85,14 +122,12 @@ def mse(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> LossV
 
     See the chapter "Mean squared error". Reference: Bishop (2006), section 3.1.1.
     """
-    r, out_dtype = _residual(pred, target, reduction)
-    return reduce(r * r, reduction, out_dtype)
+    return _loss(lambda r: r * r, pred, target, reduction)
 
 
 def mse_grad(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> FloatArray:
     """Gradient of :func:`mse` with respect to ``pred``: 2 (pred - target), / n for "mean"."""
-    r, out_dtype = _residual(pred, target, reduction)
-    return (2.0 * mean_scale(reduction, r.size) * r).astype(out_dtype)
+    return _grad(lambda r, scale: 2.0 * scale * r, pred, target, reduction)
 
 
 def mae(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> LossValue:
@@ -119,14 +154,12 @@ def mae(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> LossV
     See the chapter "Mean absolute error". Reference: Hastie, Tibshirani and Friedman (2009),
     section 10.6.
     """
-    r, out_dtype = _residual(pred, target, reduction)
-    return reduce(np.abs(r), reduction, out_dtype)
+    return _loss(lambda r: np.abs(r), pred, target, reduction)
 
 
 def mae_grad(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> FloatArray:
     """Gradient of :func:`mae` with respect to ``pred``: sign(pred - target), / n for "mean"."""
-    r, out_dtype = _residual(pred, target, reduction)
-    return (mean_scale(reduction, r.size) * np.sign(r)).astype(out_dtype)
+    return _grad(lambda r, scale: scale * np.sign(r), pred, target, reduction)
 
 
 def huber(
@@ -158,10 +191,13 @@ def huber(
     estimation of a location parameter".
     """
     _check_delta(delta)
-    r, out_dtype = _residual(pred, target, reduction)
-    a = np.abs(r)
-    elementwise = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
-    return reduce(elementwise, reduction, out_dtype)
+
+    def per_element(r: Float64Array) -> Float64Array:
+        c = np.clip(r, -delta, delta)  # the slope dl/dr
+        # c (r - c/2) is r^2 / 2 where |r| <= delta (c = r), delta (|r| - delta / 2) beyond.
+        return c * (r - 0.5 * c)
+
+    return _loss(per_element, pred, target, reduction)
 
 
 def huber_grad(
@@ -169,8 +205,7 @@ def huber_grad(
 ) -> FloatArray:
     """Gradient of :func:`huber` with respect to ``pred``: clip(r, -delta, delta), / n if "mean"."""
     _check_delta(delta)
-    r, out_dtype = _residual(pred, target, reduction)
-    return (mean_scale(reduction, r.size) * np.clip(r, -delta, delta)).astype(out_dtype)
+    return _grad(lambda r, scale: scale * np.clip(r, -delta, delta), pred, target, reduction)
 
 
 def smooth_l1(
@@ -202,10 +237,12 @@ def smooth_l1(
     See the chapter "Huber loss and its smooth relatives". Reference: Girshick (2015), "Fast R-CNN".
     """
     _check_positive("beta", beta)
-    r, out_dtype = _residual(pred, target, reduction)
-    a = np.abs(r)
-    elementwise = np.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
-    return reduce(elementwise, reduction, out_dtype)
+
+    def per_element(r: Float64Array) -> Float64Array:
+        a = np.abs(r)
+        return np.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
+
+    return _loss(per_element, pred, target, reduction)
 
 
 def smooth_l1_grad(
@@ -213,8 +250,7 @@ def smooth_l1_grad(
 ) -> FloatArray:
     """Gradient of :func:`smooth_l1` w.r.t. ``pred``: clip(r / beta, -1, 1), / n if "mean"."""
     _check_positive("beta", beta)
-    r, out_dtype = _residual(pred, target, reduction)
-    return (mean_scale(reduction, r.size) * np.clip(r / beta, -1.0, 1.0)).astype(out_dtype)
+    return _grad(lambda r, scale: scale * np.clip(r / beta, -1.0, 1.0), pred, target, reduction)
 
 
 def pseudo_huber(
@@ -248,10 +284,13 @@ def pseudo_huber(
     (2004), appendix A6.8.
     """
     _check_delta(delta)
-    r, out_dtype = _residual(pred, target, reduction)
-    t = r / delta
-    root = np.hypot(1.0, t)  # sqrt(1 + t^2) without overflow of t^2
-    return reduce(delta * delta * (t / (root + 1.0)) * t, reduction, out_dtype)
+
+    def per_element(r: Float64Array) -> Float64Array:
+        t = r / delta
+        root = np.hypot(1.0, t)  # sqrt(1 + t^2) without overflow of t^2
+        return delta * delta * (t / (root + 1.0)) * t
+
+    return _loss(per_element, pred, target, reduction)
 
 
 def pseudo_huber_grad(
@@ -259,8 +298,7 @@ def pseudo_huber_grad(
 ) -> FloatArray:
     """Gradient of :func:`pseudo_huber` w.r.t. ``pred``: r / sqrt(1 + (r / delta)^2) (/ n)."""
     _check_delta(delta)
-    r, out_dtype = _residual(pred, target, reduction)
-    return (mean_scale(reduction, r.size) * r / np.hypot(1.0, r / delta)).astype(out_dtype)
+    return _grad(lambda r, scale: scale * r / np.hypot(1.0, r / delta), pred, target, reduction)
 
 
 def log_cosh(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> LossValue:
@@ -286,17 +324,18 @@ def log_cosh(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> 
 
     See the chapter "Huber loss and its smooth relatives".
     """
-    r, out_dtype = _residual(pred, target, reduction)
-    a = np.abs(r)
-    with np.errstate(over="ignore"):  # sinh overflows where the other branch is taken
+
+    def per_element(r: Float64Array) -> Float64Array:
+        a = np.abs(r)
         # cosh r = 1 + 2 sinh(r/2)^2: log1p of it keeps full accuracy for tiny r, where
-        # |r| + log1p(exp(-2|r|)) - log 2 cancels; that one is used for large |r| instead.
+        # |r| + log1p(exp(-2|r|)) - log 2 cancels; that one is used for large |r| instead
+        # (sinh overflows there; the kernels run with NumPy's overflow warning silenced).
         near = np.log1p(2.0 * np.sinh(0.5 * a) ** 2)
-    elementwise = np.where(a < 20.0, near, a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0))
-    return reduce(elementwise, reduction, out_dtype)
+        return np.where(a < 20.0, near, a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0))
+
+    return _loss(per_element, pred, target, reduction)
 
 
 def log_cosh_grad(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> FloatArray:
     """Gradient of :func:`log_cosh` with respect to ``pred``: tanh(pred - target), / n if mean."""
-    r, out_dtype = _residual(pred, target, reduction)
-    return (mean_scale(reduction, r.size) * np.tanh(r)).astype(out_dtype)
+    return _grad(lambda r, scale: scale * np.tanh(r), pred, target, reduction)
