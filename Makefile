@@ -16,6 +16,12 @@ export MPLBACKEND := Agg
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
+# One BLAS kernel family on every x86-64 machine: OpenBLAS picks its kernels by CPU (SkylakeX on
+# AVX-512 machines, Haswell on AVX2 ones), and their different rounding moved the chapters' printed
+# digits and even which minimum a network reached. Haswell kernels run on any AVX2 CPU.
+ifeq ($(shell uname -m),x86_64)
+export OPENBLAS_CORETYPE := Haswell
+endif
 
 .PHONY: book test lint types pytest browser-deps offline learner bench lab execute constraints clean
 
