@@ -6,6 +6,7 @@ missing citation fails it), and the built HTML loads nothing from another host.
 
 from __future__ import annotations
 
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -88,6 +89,33 @@ def test_bibliography_exercises_and_proofs_render(html_dir: Path) -> None:
     lesson = (html_dir / "chapters" / "what-is-a-loss.html").read_text()
     assert 'class="admonition exercise' in lesson or "exercise" in lesson
     assert "proof" in lesson and 'class="math notranslate nohighlight"' in lesson
+
+
+_RAW_LABEL = re.compile(r'<a class="reference internal" href="[^"]*#([\w-]+-\d+)"><span[^>]*>\1</')
+
+
+def raw_labels(html: str) -> list[str]:
+    """References to a numbered target (an exercise, ``training-4``) whose link text is the bare
+    label, as ``{ref}`training-4 <training-4>``` renders; a plain ``{ref}`training-4``` renders
+    "Exercise 10.4". (A word such as "bibliography" linked to its page is fine prose.)"""
+    return _RAW_LABEL.findall(html)
+
+
+def test_no_cross_reference_shows_a_raw_label(html_dir: Path) -> None:
+    """A reader sees "Exercise 5.4" or a section title, never a label such as "training-4"."""
+    found = {
+        str(page.relative_to(html_dir)): raw_labels(page.read_text()) for page in pages(html_dir)
+    }
+    assert not {page: labels for page, labels in found.items() if labels}
+
+
+def test_raw_label_scan_finds_a_planted_one() -> None:
+    planted = (
+        '<a class="reference internal" href="#training-4"><span class="std std-ref">training-4'
+        '</span></a> and <a class="reference internal" href="#huber-4"><span class="std '
+        'std-numref">Exercise 5.4</span></a>'
+    )
+    assert raw_labels(planted) == ["training-4"]
 
 
 def test_scanner_catches_a_planted_remote_asset() -> None:
