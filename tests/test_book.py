@@ -118,6 +118,18 @@ def test_raw_label_scan_finds_a_planted_one() -> None:
     assert raw_labels(planted) == ["training-4"]
 
 
+def test_every_page_has_one_search_field(html_dir: Path) -> None:
+    """The sidebar's search field, and no second one in a header bar above the page (which
+    pydata-sphinx-theme 0.17 adds unless ``navbar_persistent`` is set)."""
+    themed = {str(page.relative_to(html_dir)): page.read_text() for page in pages(html_dir)}
+    counts = {  # every page but the root index.html, which only redirects
+        name: html.count('class="btn search-button-field ')
+        for name, html in themed.items()
+        if "bd-sidebar-primary" in html
+    }
+    assert counts and all(count == 1 for count in counts.values()), counts
+
+
 def test_scanner_catches_a_planted_remote_asset() -> None:
     """The scan is not vacuous: a CDN script, stylesheet or protocol-relative URL is found."""
     planted = """<html><head>
