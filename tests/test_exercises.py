@@ -67,7 +67,9 @@ def test_checker_tells_right_wrong_and_untouched(exercise_id: str) -> None:
     exec(stub_source(exercise_id), namespace)
     stub = namespace[exercise.function_name]
     assert check(exercise_id, stub).status == "not attempted"
-    assert "not attempted yet" in repr(check(exercise_id, stub))
+    report = repr(check(exercise_id, stub))
+    assert "not attempted yet" in report
+    assert all(len(line) <= 75 for line in report.splitlines())  # a notebook output's width
 
     def off_by_one(*args: Any, **kwargs: Any) -> Any:
         return np.asarray(exercise.solution(*args, **kwargs), dtype=float) + 1.0

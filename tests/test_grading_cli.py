@@ -30,10 +30,12 @@ def test_check_reports_passed_untouched_and_failed(tmp_path: Path) -> None:
     code, out = check(
         tmp_path, Fixture("h", "ok", "full", (PRELUDE, exercise_cell(None))).build({})
     )
-    assert (code, out.strip()) == (
+    lines = out.strip().splitlines()  # wrapped to the width of a notebook's output
+    assert (code, " ".join(line.strip() for line in lines)) == (
         0,
         f"{EXERCISE_ID} ({exercise.task}): passed all {len(exercise.cases)} checks.",
     )
+    assert all(len(line) <= 75 for line in lines)
     code, out = check(tmp_path, notebook([PRELUDE, starter_cell(EXERCISE_ID)]))
     assert code == 1 and "not attempted yet" in out
     wrong = Fixture(

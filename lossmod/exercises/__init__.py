@@ -189,14 +189,13 @@ class CheckReport:
         return self.exercise.points * sum(r.passed for r in self.results) / len(self.results)
 
     def __repr__(self) -> str:
-        head = f"{self.exercise.id} ({self.exercise.task})"
-        if self.status == "not attempted":
-            return f"{head}: not attempted yet. Replace `raise NotImplementedError` with your code."
         total = len(self.results)
-        if self.status == "passed":
-            return f"{head}: passed all {total} checks."
         failed = [r for r in self.results if not r.passed]
-        lines = [f"{head}: {len(failed)} of {total} checks failed."]
+        if self.status == "not attempted":
+            return feedback_head(self.exercise, NOT_ATTEMPTED)
+        if self.status == "passed":
+            return feedback_head(self.exercise, f"passed all {total} checks.")
+        lines = [feedback_head(self.exercise, f"{len(failed)} of {total} checks failed.")]
         for result in failed:
             lines.append(f"  - {result.case.name}: {result.problem}")
             lines.append(f"      called with {result.case.describe()}")
@@ -204,6 +203,23 @@ class CheckReport:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+
+FEEDBACK_WIDTH = 75
+"""Feedback lines wrap at the width of a code cell's output in the book."""
+NOT_ATTEMPTED = "not attempted yet. Replace `raise NotImplementedError` with your code."
+
+
+def feedback_head(exercise: Exercise, verdict: str) -> str:
+    """``"<id> (<task>): <verdict>"`` on one line if it fits in :data:`FEEDBACK_WIDTH` columns;
+    otherwise the heading, wrapped, and the verdict on a line of its own."""
+    line = f"{exercise.id} ({exercise.task}): {verdict}"
+    if len(line) <= FEEDBACK_WIDTH:
+        return line
+    head = textwrap.fill(
+        f"{exercise.id} ({exercise.task}):", FEEDBACK_WIDTH, subsequent_indent="  "
+    )
+    return f"{head}\n  {verdict}"
 
 
 def _run(exercise: Exercise, function: Callable[..., Any], case: Case) -> tuple[str | None, bool]:

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from lossmod.exercises import NOT_ATTEMPTED, feedback_head
 from lossmod.grading import batch, outputs, sandbox
 from lossmod.grading.progress import Progress
 
@@ -86,16 +87,17 @@ def check(args: argparse.Namespace) -> int:
     for message in graded.messages:
         print(message)
     for exercise in graded.exercises:
-        head = f"{exercise.exercise.id} ({exercise.exercise.task})"
         failed = [r for r in exercise.results if not r.verdict.passed]
         if exercise.status == "not attempted":
-            print(f"{head}: not attempted yet. Replace `raise NotImplementedError` with your code.")
+            verdict = NOT_ATTEMPTED
         elif exercise.forfeit:
-            print(f"{head}: {exercise.forfeit}.")
+            verdict = f"{exercise.forfeit}."
         elif not failed:
-            print(f"{head}: passed all {len(exercise.results)} checks.")
+            verdict = f"passed all {len(exercise.results)} checks."
         else:
-            print(f"{head}: {len(failed)} of {len(exercise.results)} checks failed.")
+            verdict = f"{len(failed)} of {len(exercise.results)} checks failed."
+        print(feedback_head(exercise.exercise, verdict))
+        if failed and not exercise.forfeit and exercise.status != "not attempted":
             for result in failed:
                 print(f"  - {result.check.case.name}: {result.verdict.feedback}")
                 print(f"      called with {result.check.case.describe()}")
