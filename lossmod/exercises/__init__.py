@@ -1,18 +1,24 @@
 """The course's exercises: one registry, and the learner's checker.
 
-Each chapter's exercises live in a module of this package (``lossmod/exercises/<chapter>.py``) as
-a tuple ``EXERCISES`` of :class:`Exercise`. An exercise is a function the learner writes; its
+Each chapter's exercises live in a module of this package
+(``lossmod/exercises/<chapter>.py``) as a tuple ``EXERCISES`` of
+:class:`Exercise`. An exercise is a function the learner writes; its
 reference solution is the single source of three things:
 
-- the learner's starting cell, :func:`starter_cell`: the solution's signature and docstring with
-  the body replaced by ``raise NotImplementedError`` (``python -m lossmod.exercises sync`` writes
-  it into the chapter notebooks, and a test fails when a notebook's copy is stale);
-- the solution shown in the book, by ``literalinclude`` of the solution function;
-- the expected answers of :func:`check`, computed by the solution on the public check cases.
+- the learner's starting cell, :func:`starter_cell`: the solution's
+  signature and docstring with the body replaced by
+  ``raise NotImplementedError`` (``python -m lossmod.exercises sync``
+  writes it into the chapter notebooks, and a test fails when a notebook's
+  copy is stale);
+- the solution shown in the book, by ``literalinclude`` of the solution
+  function;
+- the expected answers of :func:`check`, computed by the solution on the
+  public check cases.
 
-The solution is itself tested against an independent ``oracle`` (a ``lossmod`` loss, scipy,
-scikit-learn or a numerical derivative) on the public cases and on hidden ones, so an expected
-answer is never just the solution agreeing with itself. The instructor's grader uses the same
+The solution is itself tested against an independent ``oracle`` (a
+``lossmod`` loss, scipy, scikit-learn or a numerical derivative) on the
+public cases and on hidden ones, so an expected answer is never just the
+solution agreeing with itself. The instructor's grader uses the same
 registry, with hidden cases drawn from a seed the learner never sees.
 """
 
@@ -46,20 +52,26 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Case:
-    """One set of arguments for an exercise's function, with a name that feedback shows."""
+    """One set of arguments for an exercise's function, with a name that
+    feedback shows."""
 
     name: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def call(self, function: Callable[..., Any]) -> Any:
-        """``function(*args, **kwargs)`` on copies, so a function that writes into its inputs
-        cannot change the case for the next caller."""
-        args = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in self.args)
+        """``function(*args, **kwargs)`` on copies, so a function that
+        writes into its inputs cannot change the case for the next
+        caller."""
+        args = tuple(
+            np.array(a, copy=True) if isinstance(a, np.ndarray) else a
+            for a in self.args
+        )
         return function(*args, **dict(self.kwargs))
 
     def describe(self, width: int = 160) -> str:
-        """The arguments, shortened to ``width`` characters, for feedback."""
+        """The arguments, shortened to ``width`` characters, for
+        feedback."""
         with np.printoptions(precision=4, threshold=8, edgeitems=2):
             parts = [_short(a) for a in self.args]
             parts += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
@@ -73,7 +85,8 @@ def _short(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Exercise:
-    """An exercise: a function to write, its reference solution and the cases that check it.
+    """An exercise: a function to write, its reference solution and the
+    cases that check it.
 
     Attributes
     ----------
@@ -82,25 +95,29 @@ class Exercise:
     task : str
         One line: what the learner's function computes.
     solution : callable
-        The reference solution, a top-level function of the chapter's exercise module. Its name,
-        signature and docstring are what the learner starts from.
+        The reference solution, a top-level function of the chapter's
+        exercise module. Its name, signature and docstring are what the
+        learner starts from.
     cases : tuple of Case
         The public check cases, shown in feedback.
     oracle : callable
-        An independent computation of the same result with the same arguments (a ``lossmod``
-        function, scipy, scikit-learn, or a numerical derivative); the tests compare the solution
-        with it on every case, public and hidden.
+        An independent computation of the same result with the same
+        arguments (a ``lossmod`` function, scipy, scikit-learn, or a
+        numerical derivative); the tests compare the solution with it on
+        every case, public and hidden.
     hidden : callable, optional
-        ``hidden(rng)`` returns further cases (extreme inputs among them) for the instructor's
-        grader; never shown to learners.
+        ``hidden(rng)`` returns further cases (extreme inputs among them)
+        for the instructor's grader; never shown to learners.
     rtol, atol : float
         Tolerances of the comparison with the solution's answer.
     points : int
-        What the exercise is worth; a submission earns the fraction of checks it passes.
+        What the exercise is worth; a submission earns the fraction of
+        checks it passes.
     reimplements : tuple of str
-        The ``lossmod`` functions the exercise asks the learner to write, e.g. ``("mse",)``: the
-        instructor's grader gives no points for the exercise to a function that calls one of
-        them (or the reference solution).
+        The ``lossmod`` functions the exercise asks the learner to write,
+        e.g. ``("mse",)``: the instructor's grader gives no points for the
+        exercise to a function that calls one of them
+        (or the reference solution).
     """
 
     id: str
@@ -116,7 +133,8 @@ class Exercise:
 
     @property
     def chapter(self) -> str:
-        """The chapter the exercise belongs to: the id without its number."""
+        """The chapter the exercise belongs to: the id without its
+        number."""
         return self.id.rsplit("-", 1)[0]
 
     @property
@@ -124,42 +142,58 @@ class Exercise:
         return self.solution.__name__
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Comparing one answer with the expected one
 
 
-def compare(got: Any, expected: Any, *, rtol: float, atol: float) -> str | None:
-    """None when ``got`` matches ``expected`` (same shape, close values, NaN where NaN), else a
-    sentence saying what is wrong."""
+def compare(
+    got: Any, expected: Any, *, rtol: float, atol: float
+) -> str | None:
+    """None when ``got`` matches ``expected`` (same shape, close values,
+    NaN where NaN), else a sentence saying what is wrong."""
     expected_array = np.asarray(expected, dtype=np.float64)
     if got is None:
         return "returned None (is a `return` missing?)"
     try:
         got_array = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        return f"returned {type(got).__name__}, which is not a number or an array ({error})"
+        return (
+            f"returned {type(got).__name__}, which is not a number or an "
+            f"array ({error})"
+        )
     if got_array.shape != expected_array.shape:
-        return f"returned shape {got_array.shape}, expected shape {expected_array.shape}"
-    bad = ~np.isclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True)
+        return (
+            f"returned shape {got_array.shape}, "
+            f"expected shape {expected_array.shape}"
+        )
+    bad = ~np.isclose(
+        got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True
+    )
     if not bad.any():
         return None
     with np.printoptions(precision=6, threshold=8, edgeitems=2):
         if expected_array.ndim == 0:
-            return f"expected {float(expected_array)!r}, got {float(got_array)!r}"
+            return (
+                f"expected {float(expected_array)!r}, "
+                f"got {float(got_array)!r}"
+            )
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         return (
-            f"{int(bad.sum())} of {bad.size} values differ; first at index {where}: "
-            f"expected {float(expected_array[where])!r}, got {float(got_array[where])!r}"
+            f"{int(bad.sum())} of {bad.size} values differ; "
+            f"first at index {where}: "
+            f"expected {float(expected_array[where])!r}, "
+            f"got {float(got_array[where])!r}"
         )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # The learner's checker
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The outcome of one check case: ``problem`` is None when it passed."""
+    """The outcome of one check case: ``problem`` is None when it
+    passed."""
 
     case: Case
     problem: str | None
@@ -171,7 +205,8 @@ class CaseResult:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """What :func:`check` found; shown in a notebook as the feedback text."""
+    """What :func:`check` found; shown in a notebook as the feedback
+    text."""
 
     exercise: Exercise
     status: str  # "passed", "failed" or "not attempted"
@@ -183,10 +218,15 @@ class CheckReport:
 
     @property
     def score(self) -> float:
-        """The fraction of the exercise's points earned: passed cases / all cases."""
+        """The fraction of the exercise's points earned: passed cases / all
+        cases."""
         if not self.results:
             return 0.0
-        return self.exercise.points * sum(r.passed for r in self.results) / len(self.results)
+        return (
+            self.exercise.points
+            * sum(r.passed for r in self.results)
+            / len(self.results)
+        )
 
     def __repr__(self) -> str:
         total = len(self.results)
@@ -194,8 +234,14 @@ class CheckReport:
         if self.status == "not attempted":
             return feedback_head(self.exercise, NOT_ATTEMPTED)
         if self.status == "passed":
-            return feedback_head(self.exercise, f"passed all {total} checks.")
-        lines = [feedback_head(self.exercise, f"{len(failed)} of {total} checks failed.")]
+            return feedback_head(
+                self.exercise, f"passed all {total} checks."
+            )
+        lines = [
+            feedback_head(
+                self.exercise, f"{len(failed)} of {total} checks failed."
+            )
+        ]
         for result in failed:
             lines.append(f"  - {result.case.name}: {result.problem}")
             lines.append(f"      called with {result.case.describe()}")
@@ -207,45 +253,63 @@ class CheckReport:
 
 FEEDBACK_WIDTH = 75
 """Feedback lines wrap at the width of a code cell's output in the book."""
-NOT_ATTEMPTED = "not attempted yet. Replace `raise NotImplementedError` with your code."
+NOT_ATTEMPTED = (
+    "not attempted yet. Replace `raise NotImplementedError` with "
+    "your code."
+)
 
 
 def feedback_head(exercise: Exercise, verdict: str) -> str:
-    """``"<id> (<task>): <verdict>"`` on one line if it fits in :data:`FEEDBACK_WIDTH` columns;
-    otherwise the heading, wrapped, and the verdict on a line of its own."""
+    """``"<id> (<task>): <verdict>"`` on one line if it fits in
+    :data:`FEEDBACK_WIDTH` columns; otherwise the heading, wrapped, and the
+    verdict on a line of its own."""
     line = f"{exercise.id} ({exercise.task}): {verdict}"
     if len(line) <= FEEDBACK_WIDTH:
         return line
     head = textwrap.fill(
-        f"{exercise.id} ({exercise.task}):", FEEDBACK_WIDTH, subsequent_indent="  "
+        f"{exercise.id} ({exercise.task}):",
+        FEEDBACK_WIDTH,
+        subsequent_indent="  ",
     )
     return f"{head}\n  {verdict}"
 
 
-def _run(exercise: Exercise, function: Callable[..., Any], case: Case) -> tuple[str | None, bool]:
-    """(problem or None, whether the function said it is not written yet)."""
+def _run(
+    exercise: Exercise, function: Callable[..., Any], case: Case
+) -> tuple[str | None, bool]:
+    """(problem or None, whether the function said it is not written
+    yet)."""
     try:
         got = case.call(function)
     except NotImplementedError:
         return "not implemented", True
-    except Exception as error:  # the learner's code may raise anything: report it
+    except Exception as error:
+        # the learner's code may raise anything: report it
         return f"raised {type(error).__name__}: {error}", False
     expected = case.call(exercise.solution)
-    return compare(got, expected, rtol=exercise.rtol, atol=exercise.atol), False
+    return compare(
+        got, expected, rtol=exercise.rtol, atol=exercise.atol
+    ), False
 
 
 def check(exercise_id: str, function: Callable[..., Any]) -> CheckReport:
     """Check a learner's function for an exercise on its public cases.
 
-    Returns a :class:`CheckReport`, which a notebook displays as feedback: for each failing case,
-    which input it was and what was expected. A function that raises ``NotImplementedError``
-    (the untouched starting cell) is reported as "not attempted yet", not as an error.
+    Returns a :class:`CheckReport`, which a notebook displays as feedback:
+    for each failing case, which input it was and what was expected. A
+    function that raises ``NotImplementedError``
+    (the untouched starting cell) is reported as "not attempted yet", not
+    as an error.
     """
     exercise = _lookup(exercise_id)
-    outcomes = [(case, *_run(exercise, function, case)) for case in exercise.cases]
+    outcomes = [
+        (case, *_run(exercise, function, case)) for case in exercise.cases
+    ]
     if all(not_written for _, _, not_written in outcomes):
         return CheckReport(exercise, "not attempted")
-    results = tuple(CaseResult(case, problem) for case, problem, _ in outcomes)
+    results = tuple(
+        CaseResult(case, problem) for case, problem, _ in outcomes
+    )
     status = "passed" if all(r.passed for r in results) else "failed"
     return CheckReport(exercise, status, results)
 
@@ -255,19 +319,24 @@ def solution(exercise_id: str) -> Callable[..., Any]:
     return _lookup(exercise_id).solution
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # The learner's starting cell, derived from the solution
 
 
 def stub_source(exercise_id: str) -> str:
-    """The solution's ``def`` line and docstring, without type annotations (a notebook cell need
-    not import the typing names), its body replaced by ``raise NotImplementedError``."""
+    """The solution's ``def`` line and docstring, without type annotations
+    (a notebook cell need not import the typing names), its body replaced
+    by ``raise NotImplementedError``."""
     exercise = _lookup(exercise_id)
     source = textwrap.dedent(inspect.getsource(exercise.solution))
     definition = ast.parse(source).body[0]
     assert isinstance(definition, ast.FunctionDef)
     arguments = definition.args
-    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+    for argument in [
+        *arguments.posonlyargs,
+        *arguments.args,
+        *arguments.kwonlyargs,
+    ]:
         argument.annotation = None
     for variadic in (arguments.vararg, arguments.kwarg):
         if variadic is not None:
@@ -275,7 +344,9 @@ def stub_source(exercise_id: str) -> str:
     definition.returns = None
     definition.decorator_list = []
     first = definition.body[0]
-    has_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    has_docstring = isinstance(first, ast.Expr) and isinstance(
+        first.value, ast.Constant
+    )
     definition.body = [first] if has_docstring else [ast.Pass()]
     text = ast.unparse(definition)
     if not has_docstring:
@@ -284,24 +355,32 @@ def stub_source(exercise_id: str) -> str:
 
 
 def starter_cell(exercise_id: str) -> str:
-    """The source of the learner's cell for an exercise: the stub, then the check."""
+    """The source of the learner's cell for an exercise: the stub, then the
+    check."""
     exercise = _lookup(exercise_id)
-    return f'{stub_source(exercise_id)}\n\n\ncheck("{exercise_id}", {exercise.function_name})'
+    return (
+        f"{stub_source(exercise_id)}\n\n\n"
+        f'check("{exercise_id}", {exercise.function_name})'
+    )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # The registry: every module of this package contributes its EXERCISES
 
 
 def _collect() -> Mapping[str, Exercise]:
     found: dict[str, Exercise] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    for module_info in sorted(
+        pkgutil.iter_modules(__path__), key=lambda m: m.name
+    ):
         if module_info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         for exercise in getattr(module, "EXERCISES", ()):
             if exercise.id in found:
-                raise ValueError(f"exercise id {exercise.id!r} is registered twice")
+                raise ValueError(
+                    f"exercise id {exercise.id!r} is registered twice"
+                )
             found[exercise.id] = exercise
     return MappingProxyType(found)
 
@@ -320,15 +399,17 @@ def _lookup(exercise_id: str) -> Exercise:
     registry = _registry()
     if exercise_id not in registry:
         raise ValueError(
-            f"exercise_id must be one of the registered exercises; got {exercise_id!r} "
+            "exercise_id must be one of the registered exercises; "
+            f"got {exercise_id!r} "
             f"(known: {', '.join(sorted(registry)) or 'none'})"
         )
     return registry[exercise_id]
 
 
 def __getattr__(name: str) -> Any:
-    # EXERCISES is built on first use, so importing this package does not import every chapter's
-    # module (and a chapter module may import this one for Case and Exercise).
+    # EXERCISES is built on first use, so importing this package does not
+    # import every chapter's module (and a chapter module may import this
+    # one for Case and Exercise).
     if name == "EXERCISES":
         return _registry()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

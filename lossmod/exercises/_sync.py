@@ -1,8 +1,10 @@
-"""Keep the learners' starting cells in the chapter notebooks equal to :func:`starter_cell`.
+"""Keep the learners' starting cells in the chapter notebooks equal to
+:func:`starter_cell`.
 
-A starting cell is a code cell tagged ``exercise-stub``; the exercise it belongs to is read from
-its ``check("<id>", ...)`` line. Run ``python -m lossmod.exercises sync`` after changing a
-solution, then re-execute the notebook.
+A starting cell is a code cell tagged ``exercise-stub``; the exercise it
+belongs to is read from its ``check("<id>", ...)`` line. Run ``python -m
+lossmod.exercises sync`` after changing a solution, then re-execute the
+notebook.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ TAG = "exercise-stub"
 
 
 def stub_cells(notebook: Path) -> list[tuple[int, str, str]]:
-    """(cell index, exercise id, current source) of every starting cell of a notebook."""
+    """(cell index, exercise id, current source) of every starting cell of
+    a notebook."""
     cells = json.loads(notebook.read_text())["cells"]
     found = []
     for index, cell in enumerate(cells):
@@ -26,25 +29,38 @@ def stub_cells(notebook: Path) -> list[tuple[int, str, str]]:
             source = "".join(cell["source"])
             match = _CHECK_CALL.search(source)
             if match is None:
-                raise ValueError(f"{notebook}: cell {index} is tagged {TAG} but has no check(...)")
+                raise ValueError(
+                    f"{notebook}: cell {index} is tagged {TAG} "
+                    "but has no check(...)"
+                )
             found.append((index, match.group(1), source))
     return found
 
 
 def stale_cells(notebook: Path) -> list[str]:
-    """The ids of the exercises whose starting cell differs from what the solution gives."""
-    return [ex_id for _, ex_id, source in stub_cells(notebook) if source != starter_cell(ex_id)]
+    """The ids of the exercises whose starting cell differs from what the
+    solution gives."""
+    return [
+        ex_id
+        for _, ex_id, source in stub_cells(notebook)
+        if source != starter_cell(ex_id)
+    ]
 
 
 def sync(notebook: Path) -> list[str]:
-    """Rewrite the stale starting cells of a notebook (keeping its JSON layout); their ids."""
+    """Rewrite the stale starting cells of a notebook
+    (keeping its JSON layout); their ids."""
     data = json.loads(notebook.read_text())
     changed = []
     for index, exercise_id, source in stub_cells(notebook):
         fresh = starter_cell(exercise_id)
         if source != fresh:
-            data["cells"][index]["source"] = fresh.splitlines(keepends=True)
+            data["cells"][index]["source"] = fresh.splitlines(
+                keepends=True
+            )
             changed.append(exercise_id)
     if changed:
-        notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        notebook.write_text(
+            json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        )
     return changed

@@ -11,8 +11,11 @@ import lossmod
 from lossmod.exercises import Case, Exercise
 
 
-def stable_bce(logits: ArrayLike, target: ArrayLike) -> NDArray[np.float64]:
-    """Binary cross-entropy of each logit against its label, never inf or nan.
+def stable_bce(
+    logits: ArrayLike, target: ArrayLike
+) -> NDArray[np.float64]:
+    """Binary cross-entropy of each logit against its label, never inf or
+    nan.
 
     l = -[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))], computed
     without forming sigmoid(z): logits of +-1e4 (float32 or float64) give
@@ -67,7 +70,8 @@ def weighted_bce(
     target: ArrayLike,
     pos_weight: ArrayLike,
 ) -> float:
-    """Mean binary cross-entropy with the positive term weighted, as PyTorch.
+    """Mean binary cross-entropy with the positive term weighted, as
+    PyTorch.
 
     l = -[a y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))] for each
     element, a = pos_weight, then the plain mean over all elements (the
@@ -155,7 +159,8 @@ def first_infinite_logit(dtype: str, label: float) -> float:
     # Bisection on |z|: finite at 0, inf at the largest number of the type.
     finite, inf = kind.type(0), np.finfo(kind).max
     while True:
-        middle = kind.type(finite / 2 + inf / 2)  # halve first: no overflow
+        # halve first: no overflow
+        middle = kind.type(finite / 2 + inf / 2)
         if middle in (finite, inf):  # no number of the type in between
             return float(sign * inf)
         if infinite(middle):
@@ -164,16 +169,23 @@ def first_infinite_logit(dtype: str, label: float) -> float:
             finite = middle
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
 
-def _lossmod_bce(logits: ArrayLike, target: ArrayLike) -> NDArray[np.float64]:
+def _lossmod_bce(
+    logits: ArrayLike, target: ArrayLike
+) -> NDArray[np.float64]:
     """lossmod.bce_with_logits, per element."""
-    return np.asarray(lossmod.bce_with_logits(logits, target, reduction="none"), dtype=float)
+    return np.asarray(
+        lossmod.bce_with_logits(logits, target, reduction="none"),
+        dtype=float,
+    )
 
 
-def _numerical_bce_gradient(logits: ArrayLike, target: ArrayLike) -> NDArray[np.float64]:
+def _numerical_bce_gradient(
+    logits: ArrayLike, target: ArrayLike
+) -> NDArray[np.float64]:
     """Central differences of the summed lossmod.bce_with_logits."""
     y = np.asarray(target, dtype=np.float64)
     return lossmod.numerical_gradient(
@@ -181,33 +193,49 @@ def _numerical_bce_gradient(logits: ArrayLike, target: ArrayLike) -> NDArray[np.
     )
 
 
-def _lossmod_weighted_bce(logits: ArrayLike, target: ArrayLike, pos_weight: ArrayLike) -> float:
+def _lossmod_weighted_bce(
+    logits: ArrayLike, target: ArrayLike, pos_weight: ArrayLike
+) -> float:
     """lossmod.bce_with_logits with pos_weight, reduction "mean"."""
-    return float(lossmod.bce_with_logits(logits, target, pos_weight=np.asarray(pos_weight)))
+    return float(
+        lossmod.bce_with_logits(
+            logits, target, pos_weight=np.asarray(pos_weight)
+        )
+    )
 
 
-def _stationary_probability(prob: ArrayLike, pos_weight: float) -> NDArray[np.float64]:
-    """The pi at which logit(prob) is a stationary point of the expected weighted loss.
+def _stationary_probability(
+    prob: ArrayLike, pos_weight: float
+) -> NDArray[np.float64]:
+    """The pi at which logit(prob) is a stationary point of the expected
+    weighted loss.
 
-    The expected loss pi l(z, 1) + (1 - pi) l(z, 0) has zero derivative where
-    pi g1 + (1 - pi) g0 = 0, with g1, g0 the derivatives from lossmod.bce_with_logits_grad.
+    The expected loss pi l(z, 1) + (1 - pi) l(z, 0) has zero derivative
+    where pi g1 + (1 - pi) g0 = 0, with g1, g0 the derivatives from
+    lossmod.bce_with_logits_grad.
     """
     q = np.asarray(prob, dtype=np.float64)
     z = np.log(q) - np.log1p(-q)
     a = np.asarray(pos_weight, dtype=np.float64)
-    g1 = lossmod.bce_with_logits_grad(z, np.ones_like(z), pos_weight=a, reduction="none")
-    g0 = lossmod.bce_with_logits_grad(z, np.zeros_like(z), pos_weight=a, reduction="none")
+    g1 = lossmod.bce_with_logits_grad(
+        z, np.ones_like(z), pos_weight=a, reduction="none"
+    )
+    g0 = lossmod.bce_with_logits_grad(
+        z, np.zeros_like(z), pos_weight=a, reduction="none"
+    )
     return np.asarray(g0 / (g0 - g1), dtype=np.float64)
 
 
 def _bit_search_first_infinite_logit(dtype: str, label: float) -> float:
-    """Bisection on the integers whose bits are the floats: a second search, by another route."""
+    """Bisection on the integers whose bits are the floats: a second
+    search, by another route."""
     kind = np.dtype(dtype)
     bits = np.dtype(f"int{8 * kind.itemsize}")
     sign = 1.0 if label == 0 else -1.0
 
     def loss_at(n: int) -> Any:
-        t = np.array(n, dtype=bits).view(kind)[()]  # non-negative floats are ordered as ints
+        # non-negative floats are ordered as ints
+        t = np.array(n, dtype=bits).view(kind)[()]
         z, y, one = kind.type(sign * t), kind.type(label), kind.type(1)
         with np.errstate(all="ignore"):
             p = one / (one + np.exp(-z))
@@ -224,7 +252,7 @@ def _bit_search_first_infinite_logit(dtype: str, label: float) -> float:
     return float(sign * np.array(high, dtype=bits).view(kind)[()])
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Hidden cases, for the instructor's grader
 
 
@@ -237,12 +265,20 @@ def _hidden_logit_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
         Case("50 random logits", (z, y)),
         Case("logits of +-1e3 and +-1e4", (extreme, labels)),
-        Case("float32 random logits", (z.astype(np.float32), y.astype(np.float32))),
-        Case("float32 logits of +-1e3 and +-1e4", (extreme.astype(np.float32), labels)),
+        Case(
+            "float32 random logits",
+            (z.astype(np.float32), y.astype(np.float32)),
+        ),
+        Case(
+            "float32 logits of +-1e3 and +-1e4",
+            (extreme.astype(np.float32), labels),
+        ),
         Case("soft labels at +-1e4", (extreme, soft)),
-        Case("logits near the float64 rounding of sigmoid", (np.array([36.0, 37.0, -37.0]),
-                                                              np.array([1.0, 0.0, 1.0]))),
-    )  # fmt: skip
+        Case(
+            "logits near the float64 rounding of sigmoid",
+            (np.array([36.0, 37.0, -37.0]), np.array([1.0, 0.0, 1.0])),
+        ),
+    )
 
 
 def _hidden_weighted_cases(rng: np.random.Generator) -> tuple[Case, ...]:
@@ -251,23 +287,48 @@ def _hidden_weighted_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     extreme = np.array([1e3, -1e3, 1e4, -1e4])
     return (
         Case("20 x 3 multi-label", (z, y, rng.uniform(0.5, 5.0, size=3))),
-        Case("pos_weight 0 ignores the positives", (z[:, 0], y[:, 0], 0.0)),
-        Case("logits of +-1e3 and +-1e4", (extreme, np.array([1.0, 1.0, 0.0, 1.0]), 7.0)),
-        Case("float32 logits of +-1e4", (extreme.astype(np.float32),
-                                         np.array([0.0, 1.0, 1.0, 0.0], np.float32), 2.5)),
-        Case("soft labels", (z[:, 1], rng.uniform(0.0, 1.0, size=20), 3.0)),
-    )  # fmt: skip
-
-
-def _hidden_probability_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    return (
-        Case("20 random probabilities", (rng.uniform(0.01, 0.99, size=20), 9.0)),
-        Case("pos_weight below 1", (rng.uniform(0.01, 0.99, size=10), 0.2)),
-        Case("near 0 and 1", (np.array([1e-9, 1e-4, 0.5, 1 - 1e-4, 1 - 1e-9]), 50.0)),
+        Case(
+            "pos_weight 0 ignores the positives", (z[:, 0], y[:, 0], 0.0)
+        ),
+        Case(
+            "logits of +-1e3 and +-1e4",
+            (extreme, np.array([1.0, 1.0, 0.0, 1.0]), 7.0),
+        ),
+        Case(
+            "float32 logits of +-1e4",
+            (
+                extreme.astype(np.float32),
+                np.array([0.0, 1.0, 1.0, 0.0], np.float32),
+                2.5,
+            ),
+        ),
+        Case(
+            "soft labels", (z[:, 1], rng.uniform(0.0, 1.0, size=20), 3.0)
+        ),
     )
 
 
-def _hidden_infinite_logit_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+def _hidden_probability_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
+    return (
+        Case(
+            "20 random probabilities",
+            (rng.uniform(0.01, 0.99, size=20), 9.0),
+        ),
+        Case(
+            "pos_weight below 1", (rng.uniform(0.01, 0.99, size=10), 0.2)
+        ),
+        Case(
+            "near 0 and 1",
+            (np.array([1e-9, 1e-4, 0.5, 1 - 1e-4, 1 - 1e-9]), 50.0),
+        ),
+    )
+
+
+def _hidden_infinite_logit_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
     return (
         Case("float32, label 1", ("float32", 1.0)),
         Case("float64, label 1", ("float64", 1.0)),
@@ -279,17 +340,28 @@ def _hidden_infinite_logit_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 EXERCISES = (
     Exercise(
         id="bce-1",
-        task="binary cross-entropy on logits, finite for every finite logit",
+        task=(
+            "binary cross-entropy on logits, finite for every finite logit"
+        ),
         solution=stable_bce,
         cases=(
             Case(
                 "moderate logits",
-                (np.array([-2.0, -0.5, 0.0, 0.5, 3.0]), np.array([0.0, 1.0, 1.0, 0.0, 1.0])),
+                (
+                    np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0, 1.0]),
+                ),
             ),
-            Case("soft labels", (np.array([-1.5, 0.2, 2.0]), np.array([0.2, 0.5, 0.9]))),
+            Case(
+                "soft labels",
+                (np.array([-1.5, 0.2, 2.0]), np.array([0.2, 0.5, 0.9])),
+            ),
             Case(
                 "confident logits +-40",
-                (np.array([40.0, 40.0, -40.0, -40.0]), np.array([0.0, 1.0, 0.0, 1.0])),
+                (
+                    np.array([40.0, 40.0, -40.0, -40.0]),
+                    np.array([0.0, 1.0, 0.0, 1.0]),
+                ),
             ),
             Case(
                 "a 2 x 3 batch",
@@ -312,12 +384,21 @@ EXERCISES = (
         cases=(
             Case(
                 "moderate logits",
-                (np.array([-2.0, -0.5, 0.0, 0.5, 3.0]), np.array([0.0, 1.0, 1.0, 0.0, 1.0])),
+                (
+                    np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0, 1.0]),
+                ),
             ),
-            Case("soft labels", (np.array([-1.5, 0.2, 2.0]), np.array([0.2, 0.5, 0.9]))),
+            Case(
+                "soft labels",
+                (np.array([-1.5, 0.2, 2.0]), np.array([0.2, 0.5, 0.9])),
+            ),
             Case(
                 "logits +-1000",
-                (np.array([1000.0, 1000.0, -1000.0, -1000.0]), np.array([0.0, 1.0, 0.0, 1.0])),
+                (
+                    np.array([1000.0, 1000.0, -1000.0, -1000.0]),
+                    np.array([0.0, 1.0, 0.0, 1.0]),
+                ),
             ),
         ),
         oracle=_numerical_bce_gradient,
@@ -333,11 +414,19 @@ EXERCISES = (
         cases=(
             Case(
                 "pos_weight 1 is plain BCE",
-                (np.array([-2.0, 0.5, 3.0, 1.0]), np.array([0.0, 1.0, 1.0, 0.0]), 1.0),
+                (
+                    np.array([-2.0, 0.5, 3.0, 1.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0]),
+                    1.0,
+                ),
             ),
             Case(
                 "pos_weight 3",
-                (np.array([-2.0, 0.5, 3.0, 1.0]), np.array([0.0, 1.0, 1.0, 0.0]), 3.0),
+                (
+                    np.array([-2.0, 0.5, 3.0, 1.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0]),
+                    3.0,
+                ),
             ),
             Case(
                 "one pos_weight per column",
@@ -347,7 +436,10 @@ EXERCISES = (
                     np.array([2.0, 0.5]),
                 ),
             ),
-            Case("confident mistakes +-50", (np.array([50.0, -50.0]), np.array([0.0, 1.0]), 4.0)),
+            Case(
+                "confident mistakes +-50",
+                (np.array([50.0, -50.0]), np.array([0.0, 1.0]), 4.0),
+            ),
         ),
         oracle=_lossmod_weighted_bce,
         hidden=_hidden_weighted_cases,
@@ -357,10 +449,16 @@ EXERCISES = (
     ),
     Exercise(
         id="bce-4",
-        task="the calibrated probability from a model trained with pos_weight",
+        task=(
+            "the calibrated probability from a model trained with "
+            "pos_weight"
+        ),
         solution=corrected_probability,
         cases=(
-            Case("pos_weight 1 changes nothing", (np.array([0.1, 0.5, 0.9]), 1.0)),
+            Case(
+                "pos_weight 1 changes nothing",
+                (np.array([0.1, 0.5, 0.9]), 1.0),
+            ),
             Case("pos_weight 9", (np.array([0.1, 0.5, 0.9]), 9.0)),
             Case("pos_weight 0.25", (np.array([0.2, 0.5, 0.8]), 0.25)),
         ),

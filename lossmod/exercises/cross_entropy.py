@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 import lossmod
 from lossmod.exercises import Case, Exercise
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # cross-entropy-1: a stable log-softmax
 
 
@@ -33,27 +33,41 @@ def log_softmax_stable(logits: ArrayLike) -> NDArray[np.float64]:
     exponentials of each slice along the last axis sum to 1.
     """
     z = np.asarray(logits, dtype=np.float64)
-    shifted = z - np.max(z, axis=-1, keepdims=True)  # every exponent <= 0: nothing overflows
-    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    # every exponent <= 0: nothing overflows
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(
+        np.sum(np.exp(shifted), axis=-1, keepdims=True)
+    )
 
 
 def _scipy_log_softmax(logits: ArrayLike) -> NDArray[np.float64]:
-    """scipy.special.log_softmax along the last axis, in float64: the oracle."""
+    """scipy.special.log_softmax along the last axis, in float64: the
+    oracle."""
     from scipy.special import log_softmax  # type: ignore[import-untyped]
 
-    return np.asarray(log_softmax(np.asarray(logits, dtype=np.float64), axis=-1))
+    return np.asarray(
+        log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    )
 
 
-def _hidden_log_softmax_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+def _hidden_log_softmax_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
     return (
         Case("logits around +1e3", (1e3 + rng.normal(size=(4, 5)),)),
         Case("logits around -1e3", (-1e3 + rng.normal(size=(4, 5)),)),
-        Case("logits of size 1e4, both signs", (1e4 * rng.normal(size=(3, 6)),)),
+        Case(
+            "logits of size 1e4, both signs",
+            (1e4 * rng.normal(size=(3, 6)),),
+        ),
         Case(
             "float32 logits near 89 (exp overflows in float32)",
             ((89.0 + rng.normal(size=(3, 4))).astype(np.float32),),
         ),
-        Case("float32 logits of size 1e4", ((1e4 * rng.normal(size=(3, 4))).astype(np.float32),)),
+        Case(
+            "float32 logits of size 1e4",
+            ((1e4 * rng.normal(size=(3, 4))).astype(np.float32),),
+        ),
         Case("all logits equal: -log C", (np.full((2, 7), 3.5),)),
         Case("a single class", (rng.normal(size=(3, 1)),)),
         Case("a batch of shape (2, 3, 4)", (rng.normal(size=(2, 3, 4)),)),
@@ -61,7 +75,7 @@ def _hidden_log_softmax_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # cross-entropy-2: mean cross-entropy for class-index targets
 
 
@@ -86,38 +100,65 @@ def mean_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels)
     m = np.max(z, axis=1)
-    # -log p_iy = (m_i - z_iy) + log(sum_j exp(z_ij - m_i)): two non-negative terms.
-    per_example = (m - z[np.arange(len(y)), y]) + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
+    # -log p_iy = (m_i - z_iy) + log(sum_j exp(z_ij - m_i)): two
+    # non-negative terms.
+    per_example = (m - z[np.arange(len(y)), y]) + np.log(
+        np.sum(np.exp(z - m[:, None]), axis=1)
+    )
     return float(np.mean(per_example))
 
 
 def _lossmod_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
-    """lossmod.cross_entropy with the default reduction "mean": the oracle."""
+    """lossmod.cross_entropy with the default reduction "mean": the
+    oracle."""
     return float(lossmod.cross_entropy(logits, labels))
 
 
-def _hidden_cross_entropy_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+def _hidden_cross_entropy_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
     labels = rng.integers(0, 5, size=6)
     return (
-        Case("logits around +1e3", (1e3 + rng.normal(size=(6, 5)), labels)),
-        Case("logits around -1e3", (-1e3 + rng.normal(size=(6, 5)), labels)),
-        Case("logits of size 1e4, both signs", (1e4 * rng.normal(size=(6, 5)), labels)),
+        Case(
+            "logits around +1e3", (1e3 + rng.normal(size=(6, 5)), labels)
+        ),
+        Case(
+            "logits around -1e3", (-1e3 + rng.normal(size=(6, 5)), labels)
+        ),
+        Case(
+            "logits of size 1e4, both signs",
+            (1e4 * rng.normal(size=(6, 5)), labels),
+        ),
         Case(
             "float32 logits of size 1e4",
             ((1e4 * rng.normal(size=(6, 5))).astype(np.float32), labels),
         ),
-        Case("confidently right: loss near 0", (1e2 * np.eye(5)[labels], labels)),
-        Case("confidently wrong by 1e4", (1e4 * np.eye(5)[(labels + 1) % 5], labels)),
-        Case("two classes", (rng.normal(size=(8, 2)), rng.integers(0, 2, size=8))),
-        Case("one example, 1000 classes", (3.0 * rng.normal(size=(1, 1000)), np.array([17]))),
+        Case(
+            "confidently right: loss near 0",
+            (1e2 * np.eye(5)[labels], labels),
+        ),
+        Case(
+            "confidently wrong by 1e4",
+            (1e4 * np.eye(5)[(labels + 1) % 5], labels),
+        ),
+        Case(
+            "two classes",
+            (rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)),
+        ),
+        Case(
+            "one example, 1000 classes",
+            (3.0 * rng.normal(size=(1, 1000)), np.array([17])),
+        ),
     )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # cross-entropy-3: its gradient with respect to the logits
 
 
-def mean_cross_entropy_grad(logits: ArrayLike, labels: ArrayLike) -> NDArray[np.float64]:
+def mean_cross_entropy_grad(
+    logits: ArrayLike, labels: ArrayLike
+) -> NDArray[np.float64]:
     """Gradient of the mean cross-entropy (cross-entropy-2) in the logits.
 
     Formula: dL/dz_ic = (softmax(z_i)_c - [c == y_i]) / N.
@@ -137,34 +178,61 @@ def mean_cross_entropy_grad(logits: ArrayLike, labels: ArrayLike) -> NDArray[np.
     y = np.asarray(labels)
     n = len(y)
     e = np.exp(z - np.max(z, axis=1, keepdims=True))
-    grad = e / np.sum(e, axis=1, keepdims=True)  # softmax, one row per example
+    # softmax, one row per example
+    grad = e / np.sum(e, axis=1, keepdims=True)
     grad[np.arange(n), y] -= 1.0  # minus the one-hot target
     return grad / n
 
 
-def _numerical_cross_entropy_grad(logits: ArrayLike, labels: ArrayLike) -> NDArray[np.float64]:
+def _numerical_cross_entropy_grad(
+    logits: ArrayLike, labels: ArrayLike
+) -> NDArray[np.float64]:
     """Central differences of lossmod.cross_entropy: the oracle."""
     y = np.asarray(labels)
-    return lossmod.numerical_gradient(lambda z: lossmod.cross_entropy(z, y), logits)
-
-
-def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    # Central differences step by 1e-6 * max(1, |z|): large logits are kept away from 0 so that
-    # the rounding error of a loss near 1e4 stays far below the tolerance.
-    labels = rng.integers(0, 5, size=6)
-    large = rng.choice([-1.0, 1.0], size=(6, 5)) * rng.uniform(1e3, 1e4, size=(6, 5))
-    return (
-        Case("logits around +1e3", (1e3 + rng.normal(size=(6, 5)), labels)),
-        Case("logits around -1e3", (-1e3 + rng.normal(size=(6, 5)), labels)),
-        Case("logits between 1e3 and 1e4 in size, both signs", (large, labels)),
-        Case("float32 logits of that size", (large.astype(np.float32), labels)),
-        Case("confidently right: gradient near 0", (1e2 * np.eye(5)[labels], labels)),
-        Case("two classes", (rng.normal(size=(8, 2)), rng.integers(0, 2, size=8))),
-        Case("one example, 1000 classes", (3.0 * rng.normal(size=(1, 1000)), np.array([17]))),
+    return lossmod.numerical_gradient(
+        lambda z: lossmod.cross_entropy(z, y), logits
     )
 
 
-# ---------------------------------------------------------------------------------------------
+def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    # Central differences step by 1e-6 * max(1, |z|): large logits are kept
+    # away from 0 so that the rounding error of a loss near 1e4 stays far
+    # below the tolerance.
+    labels = rng.integers(0, 5, size=6)
+    large = rng.choice([-1.0, 1.0], size=(6, 5)) * rng.uniform(
+        1e3, 1e4, size=(6, 5)
+    )
+    return (
+        Case(
+            "logits around +1e3", (1e3 + rng.normal(size=(6, 5)), labels)
+        ),
+        Case(
+            "logits around -1e3", (-1e3 + rng.normal(size=(6, 5)), labels)
+        ),
+        Case(
+            "logits between 1e3 and 1e4 in size, both signs",
+            (large, labels),
+        ),
+        Case(
+            "float32 logits of that size",
+            (large.astype(np.float32), labels),
+        ),
+        Case(
+            "confidently right: gradient near 0",
+            (1e2 * np.eye(5)[labels], labels),
+        ),
+        Case(
+            "two classes",
+            (rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)),
+        ),
+        Case(
+            "one example, 1000 classes",
+            (3.0 * rng.normal(size=(1, 1000)), np.array([17])),
+        ),
+    )
+
+
+# -------------------------------------------------------------------------
 # cross-entropy-4: the optimal logit gap under label smoothing
 
 
@@ -188,19 +256,25 @@ def smoothed_optimal_gap(num_classes: int, smoothing: float) -> float:
     float: the gap, >= 0 (0 for smoothing = 1: a uniform target).
     """
     c, eps = num_classes, smoothing
-    # softmax(z*) equals the smoothed target, so the gap is log((1 - eps + eps/C) / (eps/C)).
+    # softmax(z*) equals the smoothed target, so the gap is
+    # log((1 - eps + eps/C) / (eps/C)).
     return math.log1p(c * (1.0 - eps) / eps)
 
 
-def _root_of_smoothed_gradient(num_classes: int, smoothing: float) -> float:
-    """The oracle: with the wrong logits at 0 (they are equal at the minimum, by symmetry),
-    find the true-class logit g where lossmod.cross_entropy_grad vanishes, with scipy's brentq."""
+def _root_of_smoothed_gradient(
+    num_classes: int, smoothing: float
+) -> float:
+    """The oracle: with the wrong logits at 0 (they are equal at the
+    minimum, by symmetry), find the true-class logit g where
+    lossmod.cross_entropy_grad vanishes, with scipy's brentq."""
     from scipy.optimize import brentq  # type: ignore[import-untyped]
 
     def slope(g: float) -> float:
         logits = np.zeros((1, num_classes))
         logits[0, 0] = g
-        grad = lossmod.cross_entropy_grad(logits, np.array([0]), label_smoothing=smoothing)
+        grad = lossmod.cross_entropy_grad(
+            logits, np.array([0]), label_smoothing=smoothing
+        )
         return float(grad[0, 0])
 
     return float(brentq(slope, -1.0, 100.0, xtol=1e-13))
@@ -213,11 +287,14 @@ def _hidden_gap_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case("ten classes, smoothing 1e-6", (10, 1e-6)),
         Case("smoothing 1: a uniform target", (7, 1.0)),
         Case("smoothing 0.999", (5, 0.999)),
-        Case("random C and smoothing", (int(rng.integers(3, 200)), float(rng.uniform(0.01, 0.5)))),
+        Case(
+            "random C and smoothing",
+            (int(rng.integers(3, 200)), float(rng.uniform(0.01, 0.5))),
+        ),
     )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # cross-entropy-5: the range of the loss when softmax is applied twice
 
 
@@ -225,9 +302,9 @@ def double_softmax_loss_range(num_classes: int) -> NDArray[np.float64]:
     """The range of the cross-entropy when logits are probabilities.
 
     If a model's outputs p are already probabilities (a softmax layer) and
-    the loss applies softmax again, the loss is l(p, y) = logsumexp(p) - p_y
-    with p in the probability simplex. This function returns the minimum
-    and the maximum of l over all such p.
+    the loss applies softmax again, the loss is
+    l(p, y) = logsumexp(p) - p_y with p in the probability simplex. This
+    function returns the minimum and the maximum of l over all such p.
 
     Parameters
     ----------
@@ -239,15 +316,18 @@ def double_softmax_loss_range(num_classes: int) -> NDArray[np.float64]:
     array of float64, shape (2,): [smallest loss, largest loss].
     """
     c = num_classes
-    worst_and_best_lse = math.log(c - 1 + math.e)  # logsumexp at any one-hot p
+    # logsumexp at any one-hot p
+    worst_and_best_lse = math.log(c - 1 + math.e)
     return np.array([worst_and_best_lse - 1.0, worst_and_best_lse])
 
 
 def _loss_at_vertices(num_classes: int) -> NDArray[np.float64]:
-    """The oracle: lossmod.cross_entropy at every one-hot p (the vertices of the simplex), the
-    smallest and the largest value."""
+    """The oracle: lossmod.cross_entropy at every one-hot p
+    (the vertices of the simplex), the smallest and the largest value."""
     losses = lossmod.cross_entropy(
-        np.eye(num_classes), np.zeros(num_classes, dtype=int), reduction="none"
+        np.eye(num_classes),
+        np.zeros(num_classes, dtype=int),
+        reduction="none",
     )
     return np.array([np.min(losses), np.max(losses)])
 
@@ -273,8 +353,14 @@ EXERCISES = (
         solution=log_softmax_stable,
         cases=(
             Case("small logits", (_LOGITS,)),
-            Case("logits 1000, 999, 998 (exp overflows)", (np.array([1000.0, 999.0, 998.0]),)),
-            Case("a probability that underflows to 0", (np.array([[0.0, -1000.0, 5.0]]),)),
+            Case(
+                "logits 1000, 999, 998 (exp overflows)",
+                (np.array([1000.0, 999.0, 998.0]),),
+            ),
+            Case(
+                "a probability that underflows to 0",
+                (np.array([[0.0, -1000.0, 5.0]]),),
+            ),
         ),
         oracle=_scipy_log_softmax,
         hidden=_hidden_log_softmax_cases,
@@ -287,9 +373,15 @@ EXERCISES = (
         solution=mean_cross_entropy,
         cases=(
             Case("two examples, three classes", (_LOGITS, _LABELS)),
-            Case("equal logits: log C", (np.zeros((4, 10)), np.array([0, 3, 9, 5]))),
+            Case(
+                "equal logits: log C",
+                (np.zeros((4, 10)), np.array([0, 3, 9, 5])),
+            ),
             Case("logits near 1000", (_LOGITS + 1000.0, _LABELS)),
-            Case("confidently wrong", (np.array([[800.0, 0.0, -800.0]]), np.array([2]))),
+            Case(
+                "confidently wrong",
+                (np.array([[800.0, 0.0, -800.0]]), np.array([2])),
+            ),
         ),
         oracle=_lossmod_cross_entropy,
         hidden=_hidden_cross_entropy_cases,
@@ -298,7 +390,9 @@ EXERCISES = (
     ),
     Exercise(
         id="cross-entropy-3",
-        task="gradient of the mean cross-entropy with respect to the logits",
+        task=(
+            "gradient of the mean cross-entropy with respect to the logits"
+        ),
         solution=mean_cross_entropy_grad,
         cases=(
             Case("two examples, three classes", (_LOGITS, _LABELS)),

@@ -1,4 +1,5 @@
-"""Exercises of the chapter "Huber loss and its smooth relatives" (chapters/huber.ipynb)."""
+"""Exercises of the chapter "Huber loss and its smooth relatives"
+(chapters/huber.ipynb)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def huber_gradient(
 
 
 def log_cosh_stable(residual: ArrayLike) -> NDArray[np.float64]:
-    """log(cosh(r)) for each element, accurate and finite for every finite r.
+    """log(cosh(r)) for each element, accurate and finite for every finite
+    r.
 
     Parameters
     ----------
@@ -96,51 +98,64 @@ def huber_gaussian_efficiency(delta: float) -> float:
     Returns
     -------
     float in (0, 1]: the variance of the sample mean divided by the
-    asymptotic variance of the minimiser of sum_i huber(y_i - mu, delta), for
-    y_i ~ N(mu, 1). That variance is E[psi(Z)^2] / E[psi'(Z)]^2, with
+    asymptotic variance of the minimiser of sum_i huber(y_i - mu, delta),
+    for y_i ~ N(mu, 1). That variance is E[psi(Z)^2] / E[psi'(Z)]^2, with
     psi(z) = clip(z, -delta, delta) and Z ~ N(0, 1).
     """
     # P(|Z| <= delta) = E[psi'(Z)], and phi(delta), the normal density.
     inside = math.erf(delta / math.sqrt(2.0))
     density = math.exp(-0.5 * delta**2) / math.sqrt(2.0 * math.pi)
     outside = math.erfc(delta / math.sqrt(2.0))  # P(|Z| > delta)
-    # E[Z^2; |Z| <= delta] = P(|Z| <= delta) - 2 delta phi(delta), by parts.
+    # E[Z^2; |Z| <= delta] = P(|Z| <= delta) - 2 delta phi(delta), by
+    # parts.
     mean_square_psi = inside - 2.0 * delta * density + delta**2 * outside
     return inside**2 / mean_square_psi
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
 
-def _lossmod_huber(pred: ArrayLike, target: ArrayLike, delta: float) -> float:
+def _lossmod_huber(
+    pred: ArrayLike, target: ArrayLike, delta: float
+) -> float:
     return float(lossmod.huber(pred, target, delta=delta))
 
 
-def _lossmod_huber_grad(pred: ArrayLike, target: ArrayLike, delta: float) -> NDArray[np.float64]:
-    return np.asarray(lossmod.huber_grad(pred, target, delta=delta), dtype=np.float64)
+def _lossmod_huber_grad(
+    pred: ArrayLike, target: ArrayLike, delta: float
+) -> NDArray[np.float64]:
+    return np.asarray(
+        lossmod.huber_grad(pred, target, delta=delta), dtype=np.float64
+    )
 
 
 def _lossmod_log_cosh(residual: ArrayLike) -> NDArray[np.float64]:
     values = np.asarray(residual, dtype=np.float64)
     return np.asarray(
-        lossmod.log_cosh(values, np.zeros_like(values), reduction="none"), dtype=np.float64
+        lossmod.log_cosh(values, np.zeros_like(values), reduction="none"),
+        dtype=np.float64,
     )
 
 
 def _integrated_efficiency(delta: float) -> float:
-    """The efficiency by numerical integration against the normal density (scipy)."""
+    """The efficiency by numerical integration against the normal density
+    (scipy)."""
     from scipy import integrate, stats  # type: ignore[import-untyped]
 
     def psi(z: float) -> float:
         return float(np.clip(z, -delta, delta))
 
-    slope, _ = integrate.quad(stats.norm.pdf, -delta, delta, epsabs=1e-14, epsrel=1e-12)
-    square = stats.norm.expect(lambda z: psi(z) ** 2, epsabs=1e-14, epsrel=1e-12)
+    slope, _ = integrate.quad(
+        stats.norm.pdf, -delta, delta, epsabs=1e-14, epsrel=1e-12
+    )
+    square = stats.norm.expect(
+        lambda z: psi(z) ** 2, epsabs=1e-14, epsrel=1e-12
+    )
     return float(slope**2 / square)
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Hidden cases, extreme inputs among them
 
 
@@ -148,10 +163,16 @@ def _hidden_huber_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     pred, target = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
     return (
         Case("a 4x5 batch", (pred, target, 0.7)),
-        Case("residuals of 1e3 and 1e6", (np.array([1e3, -1e6, 0.2]), np.zeros(3), 1.0)),
+        Case(
+            "residuals of 1e3 and 1e6",
+            (np.array([1e3, -1e6, 0.2]), np.zeros(3), 1.0),
+        ),
         Case("delta huge: all quadratic", (pred, target, 1e6)),
         Case("delta tiny: all linear", (pred, target, 1e-6)),
-        Case("residuals exactly at +-delta", (np.array([2.0, -2.0, 0.0]), np.zeros(3), 2.0)),
+        Case(
+            "residuals exactly at +-delta",
+            (np.array([2.0, -2.0, 0.0]), np.zeros(3), 2.0),
+        ),
         Case("scaled targets", (100.0 * pred, 100.0 * target, 50.0)),
     )
 
@@ -162,9 +183,15 @@ def _hidden_log_cosh_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case("|r| = 1e3", (np.array([1e3, -1e3]),)),
         Case("|r| = 1e300", (np.array([1e300, -1e300]),)),
         Case("|r| = 1e-200", (np.array([1e-200, -1e-200, 0.0]),)),
-        Case("around the overflow of cosh", (np.array([709.0, 710.4, 710.6, -712.0]),)),
+        Case(
+            "around the overflow of cosh",
+            (np.array([709.0, 710.4, 710.6, -712.0]),),
+        ),
         Case("around 20", (np.array([19.999, 20.0, 20.001, -20.0]),)),
-        Case("log-uniform magnitudes", (np.exp(rng.uniform(-300, 300, size=20)),)),
+        Case(
+            "log-uniform magnitudes",
+            (np.exp(rng.uniform(-300, 300, size=20)),),
+        ),
     )
 
 
@@ -188,7 +215,10 @@ EXERCISES = (
         cases=(
             Case("delta = 1", (_PRED, _TARGET, 1.0)),
             Case("delta = 2.5", (_PRED, _TARGET, 2.5)),
-            Case("2-D, delta = 0.1", (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1)),
+            Case(
+                "2-D, delta = 0.1",
+                (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1),
+            ),
         ),
         oracle=_lossmod_huber,
         hidden=_hidden_huber_cases,
@@ -202,7 +232,10 @@ EXERCISES = (
         cases=(
             Case("delta = 1", (_PRED, _TARGET, 1.0)),
             Case("delta = 2.5", (_PRED, _TARGET, 2.5)),
-            Case("2-D, delta = 0.1", (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1)),
+            Case(
+                "2-D, delta = 0.1",
+                (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1),
+            ),
         ),
         oracle=_lossmod_huber_grad,
         hidden=_hidden_huber_cases,
@@ -214,9 +247,18 @@ EXERCISES = (
         task="log(cosh(r)) accurate and finite for every finite r",
         solution=log_cosh_stable,
         cases=(
-            Case("moderate residuals", (np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),)),
-            Case("large residuals: cosh overflows", (np.array([-800.0, 711.0, 1000.0, 5.0]),)),
-            Case("tiny residuals: cosh rounds to 1", (np.array([1e-10, -3e-9, 1e-5]),)),
+            Case(
+                "moderate residuals",
+                (np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),),
+            ),
+            Case(
+                "large residuals: cosh overflows",
+                (np.array([-800.0, 711.0, 1000.0, 5.0]),),
+            ),
+            Case(
+                "tiny residuals: cosh rounds to 1",
+                (np.array([1e-10, -3e-9, 1e-5]),),
+            ),
         ),
         oracle=_lossmod_log_cosh,
         hidden=_hidden_log_cosh_cases,
@@ -225,7 +267,10 @@ EXERCISES = (
     ),
     Exercise(
         id="huber-4",
-        task="the Gaussian efficiency of Huber's estimator as a function of delta",
+        task=(
+            "the Gaussian efficiency of Huber's estimator as a function "
+            "of delta"
+        ),
         solution=huber_gaussian_efficiency,
         cases=(
             Case("delta = 1.345", (1.345,)),

@@ -25,14 +25,19 @@ def mean_absolute_error(
     -------
     float for "mean" and "sum"; for "none", an array of the shape of pred.
     """
-    absolute = np.abs(np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64))
+    absolute = np.abs(
+        np.asarray(pred, dtype=np.float64)
+        - np.asarray(target, dtype=np.float64)
+    )
     if reduction == "none":
         return absolute
     if reduction == "sum":
         return float(absolute.sum())
     if reduction == "mean":
         return float(absolute.mean())
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    raise ValueError(
+        f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}"
+    )
 
 
 def mean_absolute_error_subgradient(
@@ -51,13 +56,21 @@ def mean_absolute_error_subgradient(
     array of the shape of pred: sign(pred - target) / n for "mean",
     sign(pred - target) otherwise; 0 where pred == target (as PyTorch).
     """
-    residual = np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+    residual = np.asarray(pred, dtype=np.float64) - np.asarray(
+        target, dtype=np.float64
+    )
     scale = 1.0 / residual.size if reduction == "mean" else 1.0
-    # +1 above the target, -1 below it, 0 at it: 0 is in the subdifferential [-1, 1] there.
-    return scale * ((residual > 0).astype(np.float64) - (residual < 0).astype(np.float64))
+    # +1 above the target, -1 below it, 0 at it: 0 is in the
+    # subdifferential [-1, 1] there.
+    return scale * (
+        (residual > 0).astype(np.float64)
+        - (residual < 0).astype(np.float64)
+    )
 
 
-def pinball_loss(pred: ArrayLike, target: ArrayLike, quantile: float) -> float:
+def pinball_loss(
+    pred: ArrayLike, target: ArrayLike, quantile: float
+) -> float:
     """Mean pinball (quantile) loss of pred against target at level q.
 
     Parameters
@@ -72,8 +85,14 @@ def pinball_loss(pred: ArrayLike, target: ArrayLike, quantile: float) -> float:
         q * r_i          if r_i >= 0 (under-prediction),
         (q - 1) * r_i    if r_i < 0 (over-prediction).
     """
-    residual = np.asarray(target, dtype=np.float64) - np.asarray(pred, dtype=np.float64)
-    return float(np.mean(np.maximum(quantile * residual, (quantile - 1.0) * residual)))
+    residual = np.asarray(target, dtype=np.float64) - np.asarray(
+        pred, dtype=np.float64
+    )
+    return float(
+        np.mean(
+            np.maximum(quantile * residual, (quantile - 1.0) * residual)
+        )
+    )
 
 
 def best_constant_pinball(target: ArrayLike, quantile: float) -> float:
@@ -92,13 +111,13 @@ def best_constant_pinball(target: ArrayLike, quantile: float) -> float:
     float: the minimiser, one of the values of target.
     """
     ordered = np.sort(np.asarray(target, dtype=np.float64))
-    # The slope of the cost just right of ordered[k - 1] is (k - n q) / n: the first k with
-    # k >= n q is where the slope stops being negative.
+    # The slope of the cost just right of ordered[k - 1] is (k - n q) / n:
+    # the first k with k >= n q is where the slope stops being negative.
     k = int(np.ceil(ordered.size * quantile))
     return float(ordered[max(k, 1) - 1])
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
 
@@ -107,7 +126,11 @@ def _lossmod_mae(
 ) -> float | NDArray[np.float64]:
     """lossmod.mae on float64 inputs."""
     return np.asarray(
-        lossmod.mae(np.asarray(pred, float), np.asarray(target, float), reduction=reduction)
+        lossmod.mae(
+            np.asarray(pred, float),
+            np.asarray(target, float),
+            reduction=reduction,
+        )
     )
 
 
@@ -116,23 +139,37 @@ def _lossmod_mae_grad(
 ) -> NDArray[np.float64]:
     """lossmod.mae_grad on float64 inputs (0 at a zero residual)."""
     return np.asarray(
-        lossmod.mae_grad(np.asarray(pred, float), np.asarray(target, float), reduction=reduction)
+        lossmod.mae_grad(
+            np.asarray(pred, float),
+            np.asarray(target, float),
+            reduction=reduction,
+        )
     )
 
 
-def _sklearn_pinball(pred: ArrayLike, target: ArrayLike, quantile: float) -> float:
-    """sklearn.metrics.mean_pinball_loss (true values first, level named alpha)."""
-    from sklearn.metrics import mean_pinball_loss  # type: ignore[import-untyped]
+def _sklearn_pinball(
+    pred: ArrayLike, target: ArrayLike, quantile: float
+) -> float:
+    """sklearn.metrics.mean_pinball_loss (true values first, level named
+    alpha)."""
+    from sklearn.metrics import (  # type: ignore[import-untyped]
+        mean_pinball_loss,
+    )
 
     return float(mean_pinball_loss(target, pred, alpha=quantile))
 
 
 def _numpy_quantile(target: ArrayLike, quantile: float) -> float:
-    """np.quantile with method="inverted_cdf": the smallest value whose empirical CDF is >= q."""
-    return float(np.quantile(np.asarray(target, float), quantile, method="inverted_cdf"))
+    """np.quantile with method="inverted_cdf": the smallest value whose
+    empirical CDF is >= q."""
+    return float(
+        np.quantile(
+            np.asarray(target, float), quantile, method="inverted_cdf"
+        )
+    )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Hidden cases, for the instructor's grader
 
 
@@ -142,22 +179,38 @@ def _hidden_mae_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
         Case("50 values, mean", (a, b)),
         Case("50 values, sum", (a, b), {"reduction": "sum"}),
-        Case("a (4, 3) array, none", (grid[0], grid[1]), {"reduction": "none"}),
+        Case(
+            "a (4, 3) array, none",
+            (grid[0], grid[1]),
+            {"reduction": "none"},
+        ),
         Case("huge values", (1e300 * a, 1e300 * b)),
-        Case("tiny values", (1e-300 * a, 1e-300 * b), {"reduction": "sum"}),
+        Case(
+            "tiny values", (1e-300 * a, 1e-300 * b), {"reduction": "sum"}
+        ),
         Case("perfect prediction", (a, a.copy())),
     )
 
 
-def _hidden_subgradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+def _hidden_subgradient_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
     a, b = rng.normal(size=(2, 40))
     grid = rng.normal(size=(2, 3, 5))
     half_exact = np.where(np.arange(40) % 2 == 0, a, b)
     return (
         Case("40 values, mean", (a, b)),
         Case("40 values, sum", (a, b), {"reduction": "sum"}),
-        Case("a (3, 5) array, none", (grid[0], grid[1]), {"reduction": "none"}),
-        Case("half the residuals zero", (half_exact, b), {"reduction": "sum"}),
+        Case(
+            "a (3, 5) array, none",
+            (grid[0], grid[1]),
+            {"reduction": "none"},
+        ),
+        Case(
+            "half the residuals zero",
+            (half_exact, b),
+            {"reduction": "sum"},
+        ),
         Case("every residual zero", (a, a.copy())),
         Case("tiny values", (1e-300 * a, 1e-300 * b)),
     )
@@ -169,12 +222,16 @@ def _hidden_pinball_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case("60 values, q = 0.9", (pred, target, 0.9)),
         Case("60 values, q = 0.5", (pred, target, 0.5)),
         Case("60 values, q = 0.01", (pred, target, 0.01)),
-        Case("huge values, q = 0.99", (1e200 * pred, 1e200 * target, 0.99)),
+        Case(
+            "huge values, q = 0.99", (1e200 * pred, 1e200 * target, 0.99)
+        ),
         Case("perfect prediction", (target, target.copy(), 0.3)),
     )
 
 
-def _hidden_best_constant_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+def _hidden_best_constant_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
     values = rng.normal(size=101)
     heavy = rng.standard_cauchy(size=77)
     return (
@@ -189,7 +246,8 @@ def _hidden_best_constant_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 
 _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
-_TIED = np.array([1.0, 2.0, 2.0, 5.0])  # pred equal to _TARGET where both are 2.0: residual 0
+# pred equal to _TARGET where both are 2.0: residual 0
+_TIED = np.array([1.0, 2.0, 2.0, 5.0])
 _SAMPLE = np.array([4.0, -1.0, 7.5, 0.5, 3.0, 10.0, 2.0])
 
 EXERCISES = (
@@ -199,9 +257,18 @@ EXERCISES = (
         solution=mean_absolute_error,
         cases=(
             Case("four values, mean", (_PRED, _TARGET)),
-            Case("four values, sum", (_PRED, _TARGET), {"reduction": "sum"}),
-            Case("four values, none", (_PRED, _TARGET), {"reduction": "none"}),
-            Case("a (2, 2) array", (_PRED.reshape(2, 2), _TARGET.reshape(2, 2))),
+            Case(
+                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
+            ),
+            Case(
+                "four values, none",
+                (_PRED, _TARGET),
+                {"reduction": "none"},
+            ),
+            Case(
+                "a (2, 2) array",
+                (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
+            ),
         ),
         oracle=_lossmod_mae,
         hidden=_hidden_mae_cases,
@@ -214,8 +281,13 @@ EXERCISES = (
         solution=mean_absolute_error_subgradient,
         cases=(
             Case("four values, mean", (_PRED, _TARGET)),
-            Case("four values, sum", (_PRED, _TARGET), {"reduction": "sum"}),
-            Case("a zero residual, mean", (_TIED, np.array([3.0, 2.0, 1.0, 5.0]))),
+            Case(
+                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
+            ),
+            Case(
+                "a zero residual, mean",
+                (_TIED, np.array([3.0, 2.0, 1.0, 5.0])),
+            ),
             Case(
                 "a (2, 2) array, none",
                 (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
@@ -249,7 +321,10 @@ EXERCISES = (
             Case("seven values, q = 0.5", (_SAMPLE, 0.5)),
             Case("seven values, q = 0.9", (_SAMPLE, 0.9)),
             Case("seven values, q = 0.2", (_SAMPLE, 0.2)),
-            Case("ties in the data, q = 0.75", (np.array([1.0, 3.0, 3.0, 3.0, 8.0]), 0.75)),
+            Case(
+                "ties in the data, q = 0.75",
+                (np.array([1.0, 3.0, 3.0, 3.0, 8.0]), 0.75),
+            ),
         ),
         oracle=_numpy_quantile,
         hidden=_hidden_best_constant_cases,

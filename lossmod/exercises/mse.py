@@ -85,7 +85,8 @@ def loss_share_of_largest(
     target: ArrayLike,
     k: int,
 ) -> float:
-    """The fraction of the total squared error from the k largest residuals.
+    """The fraction of the total squared error from the k largest
+    residuals.
 
     Parameters
     ----------
@@ -106,7 +107,7 @@ def loss_share_of_largest(
     return float(largest.sum() / total)
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
 
@@ -115,7 +116,11 @@ def _lossmod_mse(
 ) -> float | NDArray[np.float64]:
     """lossmod.mse on float64 inputs."""
     return np.asarray(
-        lossmod.mse(np.asarray(pred, float), np.asarray(target, float), reduction=reduction)
+        lossmod.mse(
+            np.asarray(pred, float),
+            np.asarray(target, float),
+            reduction=reduction,
+        )
     )
 
 
@@ -125,28 +130,42 @@ def _numerical_mse_gradient(
     """Central differences of lossmod.mse (of the sum for "none")."""
     target = np.asarray(target, dtype=np.float64)
     reduced = "sum" if reduction == "none" else reduction
-    return lossmod.numerical_gradient(lambda p: lossmod.mse(p, target, reduction=reduced), pred)
+    return lossmod.numerical_gradient(
+        lambda p: lossmod.mse(p, target, reduction=reduced), pred
+    )
 
 
 def _lstsq_line(x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
     """np.linalg.lstsq on the design matrix with rows (x_i, 1)."""
     x = np.asarray(x, dtype=np.float64)
     design = np.column_stack([x, np.ones_like(x)])
-    return np.linalg.lstsq(design, np.asarray(y, dtype=np.float64), rcond=None)[0]
+    return np.linalg.lstsq(
+        design, np.asarray(y, dtype=np.float64), rcond=None
+    )[0]
 
 
-def _share_by_partition(pred: ArrayLike, target: ArrayLike, k: int) -> float:
-    """lossmod.mse's per-element losses, the k largest picked by np.partition."""
+def _share_by_partition(
+    pred: ArrayLike, target: ArrayLike, k: int
+) -> float:
+    """lossmod.mse's per-element losses, the k largest picked by
+    np.partition."""
     losses = np.asarray(
-        lossmod.mse(np.asarray(pred, float), np.asarray(target, float), reduction="none")
+        lossmod.mse(
+            np.asarray(pred, float),
+            np.asarray(target, float),
+            reduction="none",
+        )
     )
     total = float(losses.sum())
     if total == 0 or k == 0:
         return 0.0
-    return float(np.partition(losses, losses.size - k)[losses.size - k :].sum() / total)
+    return float(
+        np.partition(losses, losses.size - k)[losses.size - k :].sum()
+        / total
+    )
 
 
-# ---------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------
 # Hidden cases, for the instructor's grader
 
 
@@ -156,9 +175,15 @@ def _hidden_mse_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
         Case("50 values, mean", (a, b)),
         Case("50 values, sum", (a, b), {"reduction": "sum"}),
-        Case("a (4, 3) array, none", (grid[0], grid[1]), {"reduction": "none"}),
+        Case(
+            "a (4, 3) array, none",
+            (grid[0], grid[1]),
+            {"reduction": "none"},
+        ),
         Case("huge values", (1e100 * a, 1e100 * b)),
-        Case("tiny values", (1e-100 * a, 1e-100 * b), {"reduction": "sum"}),
+        Case(
+            "tiny values", (1e-100 * a, 1e-100 * b), {"reduction": "sum"}
+        ),
         Case("perfect prediction", (a, a.copy())),
     )
 
@@ -169,7 +194,11 @@ def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
         Case("40 values, mean", (a, b)),
         Case("40 values, sum", (a, b), {"reduction": "sum"}),
-        Case("a (3, 5) array, none", (grid[0], grid[1]), {"reduction": "none"}),
+        Case(
+            "a (3, 5) array, none",
+            (grid[0], grid[1]),
+            {"reduction": "none"},
+        ),
         Case("a (3, 5) array, mean", (grid[0], grid[1])),
         Case("values near 1e3", (1e3 + a, 1e3 + b)),
     )
@@ -181,7 +210,10 @@ def _hidden_line_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
         Case("200 noisy points", (x, noisy)),
         Case("x far from zero", (1e3 + x, noisy)),
-        Case("a single outlier", (x, np.where(np.arange(200) == 7, 1e3, noisy))),
+        Case(
+            "a single outlier",
+            (x, np.where(np.arange(200) == 7, 1e3, noisy)),
+        ),
         Case("two points", (np.array([-1.0, 4.0]), np.array([2.0, -3.0]))),
     )
 
@@ -212,8 +244,14 @@ EXERCISES = (
         solution=mean_squared_error,
         cases=(
             Case("four values, mean", (_PRED, _TARGET)),
-            Case("four values, sum", (_PRED, _TARGET), {"reduction": "sum"}),
-            Case("four values, none", (_PRED, _TARGET), {"reduction": "none"}),
+            Case(
+                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
+            ),
+            Case(
+                "four values, none",
+                (_PRED, _TARGET),
+                {"reduction": "none"},
+            ),
             Case(
                 "a (2, 2) array",
                 (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
@@ -230,9 +268,18 @@ EXERCISES = (
         solution=mean_squared_error_gradient,
         cases=(
             Case("four values, mean", (_PRED, _TARGET)),
-            Case("four values, sum", (_PRED, _TARGET), {"reduction": "sum"}),
-            Case("four values, none", (_PRED, _TARGET), {"reduction": "none"}),
-            Case("a (2, 2) array, mean", (_PRED.reshape(2, 2), _TARGET.reshape(2, 2))),
+            Case(
+                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
+            ),
+            Case(
+                "four values, none",
+                (_PRED, _TARGET),
+                {"reduction": "none"},
+            ),
+            Case(
+                "a (2, 2) array, mean",
+                (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
+            ),
         ),
         oracle=_numerical_mse_gradient,
         hidden=_hidden_gradient_cases,
@@ -246,7 +293,10 @@ EXERCISES = (
         cases=(
             Case("five points", (_X, _Y)),
             Case("points on a line", (_X, 3.0 - 0.5 * _X)),
-            Case("unsorted x", (np.array([2.0, -1.0, 0.5]), np.array([1.0, 0.0, 4.0]))),
+            Case(
+                "unsorted x",
+                (np.array([2.0, -1.0, 0.5]), np.array([1.0, 0.0, 4.0])),
+            ),
         ),
         oracle=_lstsq_line,
         hidden=_hidden_line_cases,
@@ -255,12 +305,17 @@ EXERCISES = (
     ),
     Exercise(
         id="mse-4",
-        task="share of the squared error carried by the k largest residuals",
+        task=(
+            "share of the squared error carried by the k largest residuals"
+        ),
         solution=loss_share_of_largest,
         cases=(
             Case("four values, k = 1", (_PRED, _TARGET, 1)),
             Case("four values, k = 2", (_PRED, _TARGET, 2)),
-            Case("one outlier, k = 1", (np.zeros(5), np.array([0.1, -0.2, 0.1, 3.0, 0.0]), 1)),
+            Case(
+                "one outlier, k = 1",
+                (np.zeros(5), np.array([0.1, -0.2, 0.1, 3.0, 0.0]), 1),
+            ),
         ),
         oracle=_share_by_partition,
         hidden=_hidden_share_cases,

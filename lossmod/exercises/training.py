@@ -1,4 +1,5 @@
-"""Exercises of the chapter "Training a model with a loss" (chapters/training.ipynb)."""
+"""Exercises of the chapter "Training a model with a loss"
+(chapters/training.ipynb)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import lossmod
 from lossmod import optim
 from lossmod.exercises import Case, Exercise
 
-# --- training-1: one gradient-descent step for linear regression -----------------------------
+# --- training-1: one gradient-descent step for linear regression ---------
 
 
 def sgd_step(
@@ -43,12 +44,21 @@ def sgd_step(
 
 
 def _sgd_step_oracle(
-    design: ArrayLike, target: ArrayLike, theta: ArrayLike, learning_rate: float
+    design: ArrayLike,
+    target: ArrayLike,
+    theta: ArrayLike,
+    learning_rate: float,
 ) -> NDArray[np.float64]:
-    """lossmod.optim.SGD with the central-difference gradient of lossmod.mse."""
-    design, target = np.asarray(design, dtype=float), np.asarray(target, dtype=float)
+    """lossmod.optim.SGD with the central-difference gradient of
+    lossmod.mse."""
+    design, target = (
+        np.asarray(design, dtype=float),
+        np.asarray(target, dtype=float),
+    )
     params = np.array(theta, dtype=float)
-    gradient = lossmod.numerical_gradient(lambda t: lossmod.mse(design @ t, target), params)
+    gradient = lossmod.numerical_gradient(
+        lambda t: lossmod.mse(design @ t, target), params
+    )
     optim.SGD(lr=learning_rate).step([params], [gradient])
     return params
 
@@ -57,18 +67,35 @@ def _sgd_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     design = np.column_stack([rng.normal(size=(30, 3)), np.ones(30)])
     return (
         Case(
-            "30 examples, intercept column", (design, rng.normal(size=30), rng.normal(size=4), 0.05)
+            "30 examples, intercept column",
+            (design, rng.normal(size=30), rng.normal(size=4), 0.05),
         ),
-        Case("large targets", (design, 1e3 * rng.normal(size=30), np.zeros(4), 0.1)),
+        Case(
+            "large targets",
+            (design, 1e3 * rng.normal(size=30), np.zeros(4), 0.1),
+        ),
         Case(
             "already at the least-squares fit",
-            (design, design @ [1.0, 2.0, 3.0, 4.0], np.array([1.0, 2.0, 3.0, 4.0]), 0.3),
+            (
+                design,
+                design @ [1.0, 2.0, 3.0, 4.0],
+                np.array([1.0, 2.0, 3.0, 4.0]),
+                0.3,
+            ),
         ),
-        Case("one example", (np.array([[2.0, 1.0]]), np.array([1.0]), np.array([0.5, -0.5]), 0.2)),
+        Case(
+            "one example",
+            (
+                np.array([[2.0, 1.0]]),
+                np.array([1.0]),
+                np.array([0.5, -0.5]),
+                0.2,
+            ),
+        ),
     )
 
 
-# --- training-2: the backward pass of a dense layer ------------------------------------------
+# --- training-2: the backward pass of a dense layer ----------------------
 
 
 def dense_backward(
@@ -111,7 +138,8 @@ def dense_backward(
 def _dense_backward_oracle(
     x: ArrayLike, weight: ArrayLike, grad_out: ArrayLike, wrt: str
 ) -> NDArray[np.float64]:
-    """Central differences of L = sum(grad_out * (x @ weight + bias)) with respect to ``wrt``."""
+    """Central differences of L = sum(grad_out * (x @ weight + bias)) with
+    respect to ``wrt``."""
     values = {
         "x": np.asarray(x, dtype=float),
         "weight": np.asarray(weight, dtype=float),
@@ -121,25 +149,43 @@ def _dense_backward_oracle(
 
     def loss(point: NDArray[np.float64]) -> float:
         arguments = {**values, wrt: point}
-        return float(np.sum(g * (arguments["x"] @ arguments["weight"] + arguments["bias"])))
+        return float(
+            np.sum(
+                g
+                * (
+                    arguments["x"] @ arguments["weight"]
+                    + arguments["bias"]
+                )
+            )
+        )
 
     return lossmod.numerical_gradient(loss, values[wrt])
 
 
 def _dense_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
-    x, weight, grad = rng.normal(size=(16, 5)), rng.normal(size=(5, 3)), rng.normal(size=(16, 3))
+    x, weight, grad = (
+        rng.normal(size=(16, 5)),
+        rng.normal(size=(5, 3)),
+        rng.normal(size=(16, 3)),
+    )
     per_argument = [
-        Case(f"16 x 5 -> 3, d/d{wrt}", (x, weight, grad, wrt)) for wrt in ("x", "weight", "bias")
+        Case(f"16 x 5 -> 3, d/d{wrt}", (x, weight, grad, wrt))
+        for wrt in ("x", "weight", "bias")
     ]
     return (
         *per_argument,
-        Case("one example, d/dweight", (x[:1], weight, grad[:1], "weight")),
+        Case(
+            "one example, d/dweight", (x[:1], weight, grad[:1], "weight")
+        ),
         Case("large inputs, d/dx", (1e3 * x, weight, grad, "x")),
-        Case("one output unit, d/dbias", (x, weight[:, :1], grad[:, :1], "bias")),
+        Case(
+            "one output unit, d/dbias",
+            (x, weight[:, :1], grad[:, :1], "bias"),
+        ),
     )
 
 
-# --- training-3: Adam ------------------------------------------------------------------------
+# --- training-3: Adam ----------------------------------------------------
 
 
 def adam_steps(
@@ -203,11 +249,29 @@ def _adam_oracle(
 
 def _adam_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
-        Case("200 random steps", (rng.normal(size=4), rng.normal(size=(200, 4))), {"lr": 0.01}),
-        Case("tiny gradients, eps matters", (np.zeros(3), np.full((5, 3), 1e-9)), {"lr": 0.1}),
-        Case("huge gradients", (np.ones(2), 1e8 * rng.normal(size=(10, 2))), {"lr": 0.5}),
-        Case("zero gradients", (np.array([1.0, -1.0]), np.zeros((3, 2))), {}),
-        Case("signs alternate", (np.zeros(1), np.array([[1.0], [-1.0]] * 10)), {"beta1": 0.5}),
+        Case(
+            "200 random steps",
+            (rng.normal(size=4), rng.normal(size=(200, 4))),
+            {"lr": 0.01},
+        ),
+        Case(
+            "tiny gradients, eps matters",
+            (np.zeros(3), np.full((5, 3), 1e-9)),
+            {"lr": 0.1},
+        ),
+        Case(
+            "huge gradients",
+            (np.ones(2), 1e8 * rng.normal(size=(10, 2))),
+            {"lr": 0.5},
+        ),
+        Case(
+            "zero gradients", (np.array([1.0, -1.0]), np.zeros((3, 2))), {}
+        ),
+        Case(
+            "signs alternate",
+            (np.zeros(1), np.array([[1.0], [-1.0]] * 10)),
+            {"beta1": 0.5},
+        ),
         Case(
             "beta2 = 0 (RMS of the last gradient only)",
             (np.zeros(2), rng.normal(size=(20, 2))),
@@ -216,7 +280,7 @@ def _adam_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     )
 
 
-# --- training-4: the largest stable learning rate --------------------------------------------
+# --- training-4: the largest stable learning rate ------------------------
 
 
 def largest_stable_learning_rate(design: ArrayLike) -> float:
@@ -224,8 +288,8 @@ def largest_stable_learning_rate(design: ArrayLike) -> float:
     mean((design @ theta - y)^2), whatever the target y.
 
     The cost is a quadratic with Hessian H = (2 / n) design^T design, and
-    gradient descent on a quadratic is stable exactly when the learning rate
-    is below 2 / lambda_max(H).
+    gradient descent on a quadratic is stable exactly when the learning
+    rate is below 2 / lambda_max(H).
 
     Parameters
     ----------
@@ -242,7 +306,8 @@ def largest_stable_learning_rate(design: ArrayLike) -> float:
 
 
 def _stable_rate_oracle(design: ArrayLike) -> float:
-    """n / sigma_max(design)^2 from scipy's singular values (lambda_max(X^T X) = sigma_max^2)."""
+    """n / sigma_max(design)^2 from scipy's singular values
+    (lambda_max(X^T X) = sigma_max^2)."""
     from scipy.linalg import svdvals  # type: ignore[import-untyped]
 
     values = np.asarray(design, dtype=float)
@@ -252,8 +317,13 @@ def _stable_rate_oracle(design: ArrayLike) -> float:
 def _stable_rate_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     x = rng.normal(size=(50, 3))
     return (
-        Case("50 x 3 with an intercept", (np.column_stack([x, np.ones(50)]),)),
-        Case("two identical columns", (np.column_stack([x[:, 0], x[:, 0]]),)),
+        Case(
+            "50 x 3 with an intercept",
+            (np.column_stack([x, np.ones(50)]),),
+        ),
+        Case(
+            "two identical columns", (np.column_stack([x[:, 0], x[:, 0]]),)
+        ),
         Case("unscaled features (x 1000)", (1e3 * x,)),
         Case("one column", (x[:, :1],)),
     )
@@ -267,13 +337,27 @@ EXERCISES = (
         task="one gradient-descent step for linear regression with MSE",
         solution=sgd_step,
         cases=(
-            Case("from zero", (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2), 0.1)),
             Case(
-                "at the exact fit", (_DESIGN, np.array([3.0, 5.0, 7.0]), np.array([2.0, 1.0]), 0.1)
+                "from zero",
+                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2), 0.1),
+            ),
+            Case(
+                "at the exact fit",
+                (
+                    _DESIGN,
+                    np.array([3.0, 5.0, 7.0]),
+                    np.array([2.0, 1.0]),
+                    0.1,
+                ),
             ),
             Case(
                 "one feature",
-                (np.array([[0.5], [-1.0]]), np.array([1.0, 2.0]), np.array([3.0]), 0.5),
+                (
+                    np.array([[0.5], [-1.0]]),
+                    np.array([1.0, 2.0]),
+                    np.array([3.0]),
+                    0.5,
+                ),
             ),
         ),
         oracle=_sgd_step_oracle,
@@ -333,9 +417,19 @@ EXERCISES = (
         task="Adam's updates",
         solution=adam_steps,
         cases=(
-            Case("one step", (np.array([0.0, 1.0]), np.array([[2.0, -0.5]])), {"lr": 0.1}),
-            Case("two steps", (np.zeros(1), np.array([[2.0], [0.0]])), {"lr": 0.1}),
-            Case("ten constant steps", (np.zeros(2), np.ones((10, 2))), {}),
+            Case(
+                "one step",
+                (np.array([0.0, 1.0]), np.array([[2.0, -0.5]])),
+                {"lr": 0.1},
+            ),
+            Case(
+                "two steps",
+                (np.zeros(1), np.array([[2.0], [0.0]])),
+                {"lr": 0.1},
+            ),
+            Case(
+                "ten constant steps", (np.zeros(2), np.ones((10, 2))), {}
+            ),
         ),
         oracle=_adam_oracle,
         hidden=_adam_hidden,
@@ -344,7 +438,10 @@ EXERCISES = (
     ),
     Exercise(
         id="training-4",
-        task="the largest stable learning rate of gradient descent for linear regression",
+        task=(
+            "the largest stable learning rate of gradient descent for "
+            "linear regression"
+        ),
         solution=largest_stable_learning_rate,
         cases=(
             Case("a line", (_DESIGN,)),

@@ -1,4 +1,5 @@
-"""Exercises of the chapter "What is a loss function?" (chapters/what-is-a-loss.ipynb)."""
+"""Exercises of the chapter "What is a loss function?"
+(chapters/what-is-a-loss.ipynb)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from lossmod.exercises import Case, Exercise
 def line_cost_gradient(
     design: ArrayLike, target: ArrayLike, theta: ArrayLike
 ) -> NDArray[np.float64]:
-    """Gradient of the linear-regression cost L(theta) = mean((design @ theta - target)^2).
+    """Gradient of the linear-regression cost
+    L(theta) = mean((design @ theta - target)^2).
 
     Parameters
     ----------
@@ -25,7 +27,11 @@ def line_cost_gradient(
     -------
     array of shape (d,): (2 / n) design^T (design @ theta - target).
     """
-    design, target, theta = np.asarray(design), np.asarray(target), np.asarray(theta)
+    design, target, theta = (
+        np.asarray(design),
+        np.asarray(target),
+        np.asarray(theta),
+    )
     residual = design @ theta - target
     return 2.0 / len(target) * design.T @ residual
 
@@ -33,16 +39,28 @@ def line_cost_gradient(
 def _numerical_line_cost_gradient(
     design: ArrayLike, target: ArrayLike, theta: ArrayLike
 ) -> NDArray[np.float64]:
-    """Central differences of lossmod.mse(design @ theta, target): the oracle."""
-    design, target = np.asarray(design, dtype=float), np.asarray(target, dtype=float)
-    return lossmod.numerical_gradient(lambda t: lossmod.mse(design @ t, target), theta)
+    """Central differences of lossmod.mse(design @ theta, target): the
+    oracle."""
+    design, target = (
+        np.asarray(design, dtype=float),
+        np.asarray(target, dtype=float),
+    )
+    return lossmod.numerical_gradient(
+        lambda t: lossmod.mse(design @ t, target), theta
+    )
 
 
 def _hidden_line_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     tall = rng.normal(size=(40, 3))
     return (
-        Case("40 examples, 3 features", (tall, rng.normal(size=40), rng.normal(size=3))),
-        Case("large values", (1e3 * tall, rng.normal(size=40), rng.normal(size=3))),
+        Case(
+            "40 examples, 3 features",
+            (tall, rng.normal(size=40), rng.normal(size=3)),
+        ),
+        Case(
+            "large values",
+            (1e3 * tall, rng.normal(size=40), rng.normal(size=3)),
+        ),
     )
 
 
@@ -54,9 +72,22 @@ EXERCISES = (
         task="gradient of the linear-regression cost",
         solution=line_cost_gradient,
         cases=(
-            Case("at the exact fit", (_DESIGN, np.array([3.0, 5.0, 7.0]), np.array([2.0, 1.0]))),
-            Case("at zero", (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2))),
-            Case("one feature", (np.array([[0.5], [-1.0]]), np.array([1.0, 2.0]), np.array([3.0]))),
+            Case(
+                "at the exact fit",
+                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.array([2.0, 1.0])),
+            ),
+            Case(
+                "at zero",
+                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2)),
+            ),
+            Case(
+                "one feature",
+                (
+                    np.array([[0.5], [-1.0]]),
+                    np.array([1.0, 2.0]),
+                    np.array([3.0]),
+                ),
+            ),
         ),
         oracle=_numerical_line_cost_gradient,
         hidden=_hidden_line_cases,

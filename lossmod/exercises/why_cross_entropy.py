@@ -14,10 +14,12 @@ def squared_error_sigmoid_grad(
     logits: ArrayLike,
     target: ArrayLike,
 ) -> NDArray[np.float64]:
-    """Derivative of the squared error (sigmoid(z) - y)^2 with respect to z.
+    """Derivative of the squared error (sigmoid(z) - y)^2 with respect to
+    z.
 
-    d/dz (sigmoid(z) - y)^2 = 2 (sigmoid(z) - y) sigmoid(z) (1 - sigmoid(z))
-    elementwise; finite, without overflow warnings, for logits of +-1e4.
+    d/dz (sigmoid(z) - y)^2 = 2 (sigmoid(z) - y) sigmoid(z)
+    (1 - sigmoid(z)) elementwise; finite, without overflow warnings, for
+    logits of +-1e4.
 
     Parameters
     ----------
@@ -34,7 +36,8 @@ def squared_error_sigmoid_grad(
     y = np.asarray(target, dtype=np.float64)
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
     p = np.where(z >= 0, 1.0, e) / (1.0 + e)  # sigmoid(z)
-    q = np.where(z >= 0, e, 1.0) / (1.0 + e)  # sigmoid(-z), no cancellation
+    # sigmoid(-z), no cancellation
+    q = np.where(z >= 0, e, 1.0) / (1.0 + e)
     # p - y = (1 - y) p - y q: exact for hard labels (one term is zero).
     return 2.0 * ((1.0 - y) * p - y * q) * p * q
 
@@ -97,8 +100,9 @@ def vanishing_logit(threshold: float) -> float:
         # z < 0: sigmoid(z) = e^z / (1 + e^z), sigmoid(-z) = 1 / (1 + e^z)
         return float(np.log(2.0) + z - 3.0 * np.log1p(np.exp(z)))
 
-    # g(z) < 2 e^z: g < threshold at z = log(threshold / 2), and g = 8/27
-    # > threshold at z = -log 2. Bisect until no float lies between the two.
+    # g(z) < 2 e^z: g < threshold at z = log(threshold / 2), and
+    # g = 8/27 > threshold at z = -log 2. Bisect until no float lies
+    # between the two.
     low, high = float(log_t - np.log(2.0)), float(-np.log(2.0))
     while True:
         middle = 0.5 * (low + high)
@@ -110,13 +114,14 @@ def vanishing_logit(threshold: float) -> float:
             high = middle
 
 
-# --- Oracles: independent computations with the same arguments -------------------------------
+# --- Oracles: independent computations with the same arguments -----------
 
 
 def _numerical_squared_error_sigmoid_grad(
     logits: ArrayLike, target: ArrayLike
 ) -> NDArray[np.float64]:
-    """Central differences of the summed lossmod.mse(lossmod.sigmoid(z), y)."""
+    """Central differences of the summed
+    lossmod.mse(lossmod.sigmoid(z), y)."""
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
     return lossmod.numerical_gradient(
@@ -127,18 +132,22 @@ def _numerical_squared_error_sigmoid_grad(
 def _numerical_softmax_squared_error_grad(
     logits: ArrayLike, labels: ArrayLike
 ) -> NDArray[np.float64]:
-    """Central differences of C * lossmod.mse(lossmod.softmax(z), one-hot): mse averages over
-    all N C entries, the loss sums over the C classes."""
+    """Central differences of C * lossmod.mse(lossmod.softmax(z), one-hot):
+    mse averages over all N C entries, the loss sums over the C classes."""
     z = np.asarray(logits, dtype=np.float64)
     n_classes = z.shape[1]
     onehot = np.eye(n_classes)[np.asarray(labels)]
     return lossmod.numerical_gradient(
-        lambda v: n_classes * lossmod.mse(lossmod.softmax(v, axis=1), onehot), z
+        lambda v: (
+            n_classes * lossmod.mse(lossmod.softmax(v, axis=1), onehot)
+        ),
+        z,
     )
 
 
 def _brentq_vanishing_logit(threshold: float) -> float:
-    """scipy's Brent root finder on 2 expit(z) expit(-z)^2 - threshold, z < -log 2."""
+    """scipy's Brent root finder on 2 expit(z) expit(-z)^2 - threshold,
+    z < -log 2."""
     from scipy.optimize import brentq  # type: ignore[import-untyped]
     from scipy.special import expit  # type: ignore[import-untyped]
 
@@ -153,7 +162,7 @@ def _brentq_vanishing_logit(threshold: float) -> float:
     )
 
 
-# --- Hidden cases -----------------------------------------------------------------------------
+# --- Hidden cases --------------------------------------------------------
 
 _EXTREMES = np.array([-1e4, -1e3, -30.0, 30.0, 1e3, 1e4])
 
@@ -161,26 +170,46 @@ _EXTREMES = np.array([-1e4, -1e3, -30.0, 30.0, 1e3, 1e4])
 def _hidden_sigmoid_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     logits = rng.normal(0.0, 3.0, size=(3, 4))
     return (
-        Case("random logits and labels", (logits, rng.integers(0, 2, (3, 4)).astype(float))),
+        Case(
+            "random logits and labels",
+            (logits, rng.integers(0, 2, (3, 4)).astype(float)),
+        ),
         Case("soft labels", (logits, rng.uniform(0.0, 1.0, (3, 4)))),
         Case("extreme logits, label 1", (_EXTREMES, np.ones(6))),
         Case("extreme logits, label 0", (_EXTREMES, np.zeros(6))),
-        Case("float32 logits of +-1e3", (np.array([-1e3, 1e3], dtype=np.float32), np.ones(2))),
+        Case(
+            "float32 logits of +-1e3",
+            (np.array([-1e3, 1e3], dtype=np.float32), np.ones(2)),
+        ),
     )
 
 
 def _hidden_softmax_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
-        Case("random, 6 examples, 4 classes", (rng.normal(0, 2, (6, 4)), rng.integers(0, 4, 6))),
+        Case(
+            "random, 6 examples, 4 classes",
+            (rng.normal(0, 2, (6, 4)), rng.integers(0, 4, 6)),
+        ),
         Case(
             "confident mistakes (+-30, +-1e3)",
-            (np.array([[30.0, -30.0, 0.0], [-1e3, 1e3, 0.0]]), np.array([1, 0])),
+            (
+                np.array([[30.0, -30.0, 0.0], [-1e3, 1e3, 0.0]]),
+                np.array([1, 0]),
+            ),
         ),
         Case(
             "large logits close together",
-            (np.array([[1e3, 1e3 - 1.0, 1e3 - 2.0], [-1e3, -1e3 + 0.5, -1e3]]), np.array([2, 0])),
+            (
+                np.array(
+                    [[1e3, 1e3 - 1.0, 1e3 - 2.0], [-1e3, -1e3 + 0.5, -1e3]]
+                ),
+                np.array([2, 0]),
+            ),
         ),
-        Case("logits of +-1e4", (np.array([[1e4, -1e4], [-1e4, 1e4]]), np.array([0, 0]))),
+        Case(
+            "logits of +-1e4",
+            (np.array([[1e4, -1e4], [-1e4, 1e4]]), np.array([0, 0])),
+        ),
     )
 
 
@@ -200,9 +229,16 @@ EXERCISES = (
         task="d/dz of squared error on sigmoid(z)",
         solution=squared_error_sigmoid_grad,
         cases=(
-            Case("three logits, label 1", (np.array([-3.0, 0.0, 2.0]), np.ones(3))),
             Case(
-                "labels 0 and 1", (np.array([[0.5, -1.0], [4.0, -6.0]]), np.array([[0, 1], [1, 0]]))
+                "three logits, label 1",
+                (np.array([-3.0, 0.0, 2.0]), np.ones(3)),
+            ),
+            Case(
+                "labels 0 and 1",
+                (
+                    np.array([[0.5, -1.0], [4.0, -6.0]]),
+                    np.array([[0, 1], [1, 0]]),
+                ),
             ),
         ),
         oracle=_numerical_squared_error_sigmoid_grad,
@@ -217,9 +253,15 @@ EXERCISES = (
         cases=(
             Case(
                 "two examples, three classes",
-                (np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]), np.array([0, 2])),
+                (
+                    np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]),
+                    np.array([0, 2]),
+                ),
             ),
-            Case("a confident mistake", (np.array([[8.0, 0.0, 0.0, 0.0]]), np.array([3]))),
+            Case(
+                "a confident mistake",
+                (np.array([[8.0, 0.0, 0.0, 0.0]]), np.array([3])),
+            ),
         ),
         oracle=_numerical_softmax_squared_error_grad,
         hidden=_hidden_softmax_cases,
