@@ -1,8 +1,10 @@
-"""lossmod: the reference losses of the course "Loss Functions in Neural Networks".
+"""lossmod: the reference losses of the course "Loss Functions in Neural
+Networks".
 
-Every loss is a value function and a gradient function ``<name>_grad`` with the same signature,
-named and behaving like ``torch.nn.functional``; ``LOSSES`` registers them all with their facts.
-Importing lossmod imports NumPy only.
+Every loss is a value function and a gradient function ``<name>_grad`` with
+the same signature, named and behaving like ``torch.nn.functional``;
+``LOSSES`` registers them all with their facts. Importing lossmod imports
+NumPy only.
 """
 
 from lossmod.classification import (
@@ -13,8 +15,18 @@ from lossmod.classification import (
     cross_entropy,
     cross_entropy_grad,
 )
-from lossmod.divergence import kl_div, kl_div_grad, kl_divergence, kl_divergence_grad
-from lossmod.gradcheck import GradCheck, gradcheck, numerical_gradient, relative_error
+from lossmod.divergence import (
+    kl_div,
+    kl_div_grad,
+    kl_divergence,
+    kl_divergence_grad,
+)
+from lossmod.gradcheck import (
+    GradCheck,
+    gradcheck,
+    numerical_gradient,
+    relative_error,
+)
 from lossmod.primitives import (
     log_sigmoid,
     log_softmax,

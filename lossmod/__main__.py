@@ -1,5 +1,6 @@
-"""``python -m lossmod check NOTEBOOK`` and ``python -m lossmod grade SUBMISSION... --out DIR``
-(the ``lossmod`` command): see :mod:`lossmod.grading.cli`."""
+"""``python -m lossmod check NOTEBOOK`` and
+``python -m lossmod grade SUBMISSION... --out DIR`` (the ``lossmod``
+command): see :mod:`lossmod.grading.cli`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Classification losses: binary cross-entropy (on probabilities and on logits) and categorical
-cross-entropy, each beside its gradient.
+"""Classification losses: binary cross-entropy (on probabilities and on
+logits) and categorical cross-entropy, each beside its gradient.
 
-Names, arguments and reductions follow ``torch.nn.functional`` so that what a learner learns here
-transfers. The losses on logits are finite and accurate for any finite logit (tested at +-1e4 in
-float32 and float64): every one is written as a sum of non-negative terms built from the stable
+Names, arguments and reductions follow ``torch.nn.functional`` so that what
+a learner learns here transfers. The losses on logits are finite and
+accurate for any finite logit (tested at +-1e4 in float32 and float64):
+every one is written as a sum of non-negative terms built from the stable
 primitives, so nothing overflows and nothing cancels.
 """
 
@@ -29,7 +30,15 @@ from lossmod._checks import (
     reduce,
     result_dtype,
 )
-from lossmod._kernels import Check, Inputs, Operand, elementwise, fill, inputs, reduced
+from lossmod._kernels import (
+    Check,
+    Inputs,
+    Operand,
+    elementwise,
+    fill,
+    inputs,
+    reduced,
+)
 from lossmod.primitives import _shifted_logsumexp, _softmax
 
 __all__ = [
@@ -42,15 +51,22 @@ __all__ = [
 ]
 
 PROBABILITIES = (0.0, 1.0)
-Weight = Float64Array | float  # a weight per element (or per sample), or one for all
+Weight = (
+    Float64Array | float
+)  # a weight per element (or per sample), or one for all
 
 
-# --- Binary cross-entropy, on probabilities and on logits -------------------------------------
+# --- Binary cross-entropy, on probabilities and on logits ----------------
 
 
 def _bce_args(
-    probs: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: str
-) -> tuple[Float64Array, Float64Array, Float64Array | float, np.dtype[Any]]:
+    probs: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    reduction: str,
+) -> tuple[
+    Float64Array, Float64Array, Float64Array | float, np.dtype[Any]
+]:
     check_reduction(reduction)
     p, p_dtype = as_float("probs", probs)
     y, _ = as_float("target", target)
@@ -67,27 +83,47 @@ def _bce_logits_args(
     weight: ArrayLike | None,
     pos_weight: ArrayLike | None,
     reduction: str,
-) -> tuple[Float64Array, Float64Array, Float64Array | float, Float64Array | float, np.dtype[Any]]:
+) -> tuple[
+    Float64Array,
+    Float64Array,
+    Float64Array | float,
+    Float64Array | float,
+    np.dtype[Any],
+]:
     check_reduction(reduction)
     z, z_dtype = as_float("logits", logits)
     y, _ = as_float("target", target)
     check_same_shape("logits", z, "target", y)
     check_interval("target", y, 0.0, 1.0, "probabilities")
     w = 1.0 if weight is None else check_weight("weight", weight, z.shape)
-    pw = 1.0 if pos_weight is None else check_weight("pos_weight", pos_weight, z.shape)
+    pw = (
+        1.0
+        if pos_weight is None
+        else check_weight("pos_weight", pos_weight, z.shape)
+    )
     return z, y, w, pw, z_dtype
 
 
 def _bce_inputs(
-    probs: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: str
+    probs: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    reduction: str,
 ) -> Inputs:
-    """The arguments of bce for the kernels: probs and target in [0, 1] are checked in cache."""
+    """The arguments of bce for the kernels: probs and target in [0, 1] are
+    checked in cache."""
     check_reduction(reduction)
 
     def check() -> object:
         return _bce_args(probs, target, weight, reduction)
 
-    return inputs(check, probs, target, [("weight", weight)], {0: PROBABILITIES, 1: PROBABILITIES})
+    return inputs(
+        check,
+        probs,
+        target,
+        [("weight", weight)],
+        {0: PROBABILITIES, 1: PROBABILITIES},
+    )
 
 
 def _bce_logits_inputs(
@@ -97,19 +133,25 @@ def _bce_logits_inputs(
     pos_weight: ArrayLike | None,
     reduction: str,
 ) -> Inputs:
-    """The arguments of bce_with_logits for the kernels: the target in [0, 1] is checked in
-    cache, and a NaN or an infinity among the logits makes the sum non-finite."""
+    """The arguments of bce_with_logits for the kernels: the target in
+    [0, 1] is checked in cache, and a NaN or an infinity among the logits
+    makes the sum non-finite."""
     check_reduction(reduction)
 
     def check() -> object:
-        return _bce_logits_args(logits, target, weight, pos_weight, reduction)
+        return _bce_logits_args(
+            logits, target, weight, pos_weight, reduction
+        )
 
     weights = [("weight", weight), ("pos_weight", pos_weight)]
     return inputs(check, logits, target, weights, {1: PROBABILITIES})
 
 
-def _ratio(numerator: Float64Array, denominator: Float64Array) -> Float64Array:
-    """numerator / denominator, taken as 0 where the numerator is 0 (the limit used by xlogy)."""
+def _ratio(
+    numerator: Float64Array, denominator: Float64Array
+) -> Float64Array:
+    """numerator / denominator, taken as 0 where the numerator is 0 (the
+    limit used by xlogy)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(numerator == 0, 0.0, numerator / denominator)
 
@@ -130,9 +172,10 @@ def bce(
     Gradient: dl/dp = w [(1 - y) / (1 - p) - y / p].
     Negative log-likelihood of a Bernoulli(p) observation y.
 
-    A confident mistake (p = 0 with y = 1) costs log(0) = inf: that is the true value, returned as
-    it is (``torch.nn.functional.binary_cross_entropy`` clamps each log at -100 instead). Work with
-    logits and :func:`bce_with_logits` to stay finite.
+    A confident mistake (p = 0 with y = 1) costs log(0) = inf: that is the
+    true value, returned as it is
+    (``torch.nn.functional.binary_cross_entropy`` clamps each log at -100
+    instead). Work with logits and :func:`bce_with_logits` to stay finite.
 
     Parameters
     ----------
@@ -141,9 +184,11 @@ def bce(
     target : array_like, same shape as ``probs``
         Labels in {0, 1}, or soft labels in [0, 1].
     weight : array_like, optional
-        Non-negative per-element weights, broadcastable to the shape of ``probs``.
+        Non-negative per-element weights, broadcastable to the shape of
+        ``probs``.
     reduction : {"mean", "sum", "none"}
-        "mean" averages over all elements (weights do not enter the denominator).
+        "mean" averages over all elements (weights do not enter the
+        denominator).
 
     Returns
     -------
@@ -153,12 +198,17 @@ def bce(
     """
     args = _bce_inputs(probs, target, weight, reduction)
 
-    def per_element(p: Float64Array, y: Float64Array, w: Weight) -> Float64Array:
-        # 0 * log(0) = 0: a term whose coefficient is zero contributes nothing.
+    def per_element(
+        p: Float64Array, y: Float64Array, w: Weight
+    ) -> Float64Array:
+        # 0 * log(0) = 0: a term whose coefficient is zero contributes
+        # nothing.
         log_likelihood = np.where(y == 0, 0.0, y * np.log(p)) + np.where(
             y == 1, 0.0, (1 - y) * np.log1p(-p)
         )
-        return w * (0.0 - log_likelihood)  # 0 - x, not -x: no -0.0 for a perfect prediction
+        return w * (
+            0.0 - log_likelihood
+        )  # 0 - x, not -x: no -0.0 for a perfect prediction
 
     return reduced(per_element, args, reduction)
 
@@ -170,11 +220,14 @@ def bce_grad(
     weight: ArrayLike | None = None,
     reduction: str = "mean",
 ) -> FloatArray:
-    """Gradient of :func:`bce` with respect to ``probs``: w [(1-y)/(1-p) - y/p], / n for "mean"."""
+    """Gradient of :func:`bce` with respect to ``probs``:
+    w [(1-y)/(1-p) - y/p], / n for "mean"."""
     args = _bce_inputs(probs, target, weight, reduction)
     scale = mean_scale(reduction, math.prod(args.shape))
 
-    def per_element(p: Float64Array, y: Float64Array, w: Weight) -> Float64Array:
+    def per_element(
+        p: Float64Array, y: Float64Array, w: Weight
+    ) -> Float64Array:
         return scale * (w * (_ratio(1 - y, 1 - p) - _ratio(y, p)))
 
     return elementwise(per_element, args)
@@ -190,16 +243,18 @@ def bce_with_logits(
 ) -> LossValue:
     """Binary cross-entropy on logits, finite for every finite logit.
 
-    Formula, with z = logits, y = target, p = sigmoid(z), w = weight, a = pos_weight::
+    Formula, with z = logits, y = target, p = sigmoid(z), w = weight,
+    a = pos_weight::
 
         l = -w [a y log(p) + (1 - y) log(1 - p)]
           = w [a y softplus(-z) + (1 - y) softplus(z)]
 
-    using log(sigmoid(z)) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z). Both terms are
-    non-negative, so the sum loses no accuracy, and softplus never overflows.
+    using log(sigmoid(z)) = -softplus(-z) and
+    log(1 - sigmoid(z)) = -softplus(z). Both terms are non-negative, so the
+    sum loses no accuracy, and softplus never overflows.
 
-    Gradient: dl/dz = w [(1 - y) sigmoid(z) - a y sigmoid(-z)]; with a = 1 it is
-    w (sigmoid(z) - y).
+    Gradient: dl/dz = w [(1 - y) sigmoid(z) - a y sigmoid(-z)]; with a = 1
+    it is w (sigmoid(z) - y).
 
     Parameters
     ----------
@@ -208,11 +263,13 @@ def bce_with_logits(
     target : array_like, same shape as ``logits``
         Labels in {0, 1}, or soft labels in [0, 1].
     weight : array_like, optional
-        Non-negative per-element weights, broadcastable to the shape of ``logits``.
+        Non-negative per-element weights, broadcastable to the shape of
+        ``logits``.
     pos_weight : array_like, optional
-        Non-negative weight of the positive term, broadcastable to the shape of ``logits`` (shape
-        (C,) for C independent labels): about (number of negatives) / (number of positives) to
-        balance a rare positive class.
+        Non-negative weight of the positive term, broadcastable to the
+        shape of ``logits`` (shape (C,) for C independent labels): about
+        (number of negatives) / (number of positives) to balance a rare
+        positive class.
     reduction : {"mean", "sum", "none"}
 
     Returns
@@ -221,12 +278,20 @@ def bce_with_logits(
 
     Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.2.
     """
-    args = _bce_logits_inputs(logits, target, weight, pos_weight, reduction)
+    args = _bce_logits_inputs(
+        logits, target, weight, pos_weight, reduction
+    )
 
-    def per_element(z: Float64Array, y: Float64Array, w: Weight, a: Weight) -> Float64Array:
-        # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|)): one exp and one log1p serve both terms.
+    def per_element(
+        z: Float64Array, y: Float64Array, w: Weight, a: Weight
+    ) -> Float64Array:
+        # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|)): one exp and one
+        # log1p serve both terms.
         tail: Float64Array = np.log1p(np.exp(-np.abs(z)))
-        return w * (a * y * (np.maximum(-z, 0.0) + tail) + (1 - y) * (np.maximum(z, 0.0) + tail))
+        return w * (
+            a * y * (np.maximum(-z, 0.0) + tail)
+            + (1 - y) * (np.maximum(z, 0.0) + tail)
+        )
 
     return reduced(per_element, args, reduction, finite=(0,))
 
@@ -241,24 +306,32 @@ def bce_with_logits_grad(
 ) -> FloatArray:
     """Gradient of :func:`bce_with_logits` with respect to ``logits``.
 
-    w [(1 - y) sigmoid(z) - a y sigmoid(-z)], divided by n for "mean"; sigmoid(-z) is computed
-    directly rather than as 1 - sigmoid(z), which would lose it to rounding for large z.
+    w [(1 - y) sigmoid(z) - a y sigmoid(-z)], divided by n for "mean";
+    sigmoid(-z) is computed directly rather than as 1 - sigmoid(z), which
+    would lose it to rounding for large z.
     """
-    args = _bce_logits_inputs(logits, target, weight, pos_weight, reduction)
+    args = _bce_logits_inputs(
+        logits, target, weight, pos_weight, reduction
+    )
     scale = mean_scale(reduction, math.prod(args.shape))
 
-    def per_element(z: Float64Array, y: Float64Array, w: Weight, a: Weight) -> Float64Array:
-        # sigmoid(+-z) from e = exp(-|z|) <= 1, which never overflows: 1 / (1 + e) where +-z >= 0,
-        # e / (1 + e) where +-z < 0; max(e, sign(+-z)) is that numerator, without a branch.
+    def per_element(
+        z: Float64Array, y: Float64Array, w: Weight, a: Weight
+    ) -> Float64Array:
+        # sigmoid(+-z) from e = exp(-|z|) <= 1, which never overflows:
+        # 1 / (1 + e) where +-z >= 0, e / (1 + e) where +-z < 0;
+        # max(e, sign(+-z)) is that numerator, without a branch.
         e = np.exp(-np.abs(z))
         sigmoid = np.maximum(e, np.sign(z)) / (1.0 + e)
         sigmoid_of_minus_z = np.maximum(e, -np.sign(z)) / (1.0 + e)
-        return scale * (w * ((1 - y) * sigmoid - a * y * sigmoid_of_minus_z))
+        return scale * (
+            w * ((1 - y) * sigmoid - a * y * sigmoid_of_minus_z)
+        )
 
     return elementwise(per_element, args, finite=(0,))
 
 
-# --- Categorical cross-entropy on logits -----------------------------------------------------
+# --- Categorical cross-entropy on logits ---------------------------------
 
 
 def _ce_targets(
@@ -270,53 +343,86 @@ def _ce_targets(
     reduction: str,
     *,
     scan: bool = False,
-) -> tuple[NDArray[Any], NDArray[Any], Float64Array | float, float, np.dtype[Any]]:
-    """Check the arguments; return the logits, the targets, their weights, the denominator of
-    "mean" and the dtype of the result.
+) -> tuple[
+    NDArray[Any], NDArray[Any], Float64Array | float, float, np.dtype[Any]
+]:
+    """Check the arguments; return the logits, the targets, their weights,
+    the denominator of "mean" and the dtype of the result.
 
-    The targets are coefficients a[i, c] with l_i = -sum_c a[i, c] log p[i, c]. Class indices y
-    with class weights w and smoothing eps give a[i, c] = w_c ((1 - eps) [c == y_i] + eps / C),
-    and 0 for an ignored sample; probability targets t give a[i, c] = w_c t'[i, c] with
-    t' = (1 - eps) t + eps / C. Without smoothing, class indices stay indices (an ignored one
-    replaced by 0), and the weights are each sample's w_{y_i} (0 if ignored): a one-hot a, kept
-    sparse. Otherwise a is returned dense, with weights 1. The denominator of "mean" is PyTorch's:
-    the summed weight of the targets that count for class indices, N for probability targets.
+    The targets are coefficients a[i, c] with l_i = -sum_c a[i, c] log
+    p[i, c]. Class indices y with class weights w and smoothing eps give
+    a[i, c] = w_c ((1 - eps) [c == y_i] + eps / C), and 0 for an ignored
+    sample; probability targets t give a[i, c] = w_c t'[i, c] with
+    t' = (1 - eps) t + eps / C. Without smoothing, class indices stay
+    indices (an ignored one replaced by 0), and the weights are each
+    sample's w_{y_i} (0 if ignored): a one-hot a, kept sparse. Otherwise a
+    is returned dense, with weights 1. The denominator of "mean" is
+    PyTorch's: the summed weight of the targets that count for class
+    indices, N for probability targets.
 
-    The values of the logits are checked for NaN and infinity only with ``scan``: the losses
-    check them in the pass that computes them, and run this with ``scan`` when that fails.
+    The values of the logits are checked for NaN and infinity only with
+    ``scan``: the losses check them in the pass that computes them, and run
+    this with ``scan`` when that fails.
     """
     check_reduction(reduction)
     if not (0.0 <= label_smoothing <= 1.0):
-        raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
+        raise ValueError(
+            f"label_smoothing must be in [0, 1]; got {label_smoothing!r}"
+        )
     z = np.asarray(logits)
     if scan or z.dtype.kind not in "biuf":
-        as_float("logits", logits)  # raises for a NaN, an infinity or a dtype that is not real
+        as_float(
+            "logits", logits
+        )  # raises for a NaN, an infinity or a dtype that is not real
     if z.ndim != 2:
-        raise ValueError(f"logits must have shape (N, C); got shape {z.shape}")
+        raise ValueError(
+            f"logits must have shape (N, C); got shape {z.shape}"
+        )
     n, n_classes = z.shape
-    w = np.ones(n_classes) if weight is None else check_weight("weight", weight, (n_classes,))
+    w = (
+        np.ones(n_classes)
+        if weight is None
+        else check_weight("weight", weight, (n_classes,))
+    )
     if w.shape != (n_classes,):
-        raise ValueError(f"weight must have shape (C,) = ({n_classes},); got {w.shape}")
+        raise ValueError(
+            f"weight must have shape (C,) = ({n_classes},); got {w.shape}"
+        )
 
     labels = np.asarray(target)
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             raise ValueError(
-                f"target of class indices must have shape (N,) = ({n},); got {labels.shape}"
+                f"target of class indices must have shape (N,) = ({n},); "
+                f"got {labels.shape}"
             )
         kept = labels != ignore_index
-        in_range = labels.size == 0 or (labels.min() >= 0 and labels.max() < n_classes)
-        wrong = kept & ((labels < 0) | (labels >= n_classes)) if not in_range else kept[:0]
+        in_range = labels.size == 0 or (
+            labels.min() >= 0 and labels.max() < n_classes
+        )
+        wrong = (
+            kept & ((labels < 0) | (labels >= n_classes))
+            if not in_range
+            else kept[:0]
+        )
         if wrong.any():
             i = int(np.argmax(wrong))
             raise ValueError(
-                f"target must hold class indices in [0, {n_classes - 1}] (or ignore_index="
-                f"{ignore_index}); got {labels[i]} at index {i}"
+                f"target must hold class indices in [0, {n_classes - 1}] "
+                f"(or ignore_index={ignore_index}); "
+                f"got {labels[i]} at index {i}"
             )
         count = int(np.count_nonzero(kept))
-        rows = np.flatnonzero(kept) if count < n or weight is not None else None
-        # Without weights, the summed weight is a sum of ones: exactly the count.
-        denominator = float(count) if rows is None else float(w[labels[rows]].sum())
+        rows = (
+            np.flatnonzero(kept)
+            if count < n or weight is not None
+            else None
+        )
+        # Without weights, the summed weight is a sum of ones: exactly the
+        # count.
+        denominator = (
+            float(count) if rows is None else float(w[labels[rows]].sum())
+        )
         if label_smoothing == 0:
             indices = labels if count == n else np.where(kept, labels, 0)
             weights = 1.0 if weight is None else w[indices]
@@ -331,15 +437,21 @@ def _ce_targets(
         t, _ = as_float("target", labels)
         if t.shape != z.shape:
             raise ValueError(
-                f"target of probabilities must have the shape of logits {z.shape}; got {t.shape} "
+                "target of probabilities must have the shape of logits "
+                f"{z.shape}; got {t.shape} "
                 "(class indices must be an integer array of shape (N,))"
             )
         check_distributions("target", t)
-        dense, denominator, smoothing = t, float(n), np.full((n, 1), label_smoothing / n_classes)
+        dense, denominator, smoothing = (
+            t,
+            float(n),
+            np.full((n, 1), label_smoothing / n_classes),
+        )
     else:
         raise ValueError(
-            "target must be integer class indices of shape (N,) or float probabilities of "
-            f"shape (N, C); got dtype {labels.dtype}"
+            "target must be integer class indices of shape (N,) or float "
+            "probabilities of shape (N, C); "
+            f"got dtype {labels.dtype}"
         )
     coefficients = w * ((1.0 - label_smoothing) * dense + smoothing)
     return z, coefficients, 1.0, denominator, result_dtype(z)
@@ -353,8 +465,9 @@ def _ce_args(
     label_smoothing: float,
     reduction: str,
 ) -> tuple[list[Operand], float, np.dtype[Any], Check]:
-    """The operands of the kernels (logits, targets, weights), the denominator of "mean", the
-    dtype of the result, and the full checks, to run if the logits turn out not to be finite."""
+    """The operands of the kernels (logits, targets, weights), the
+    denominator of "mean", the dtype of the result, and the full checks, to
+    run if the logits turn out not to be finite."""
 
     def check() -> object:
         options = (weight, ignore_index, label_smoothing, reduction)
@@ -362,10 +475,17 @@ def _ce_args(
 
     try:
         z, a, w, denominator, out_dtype = _ce_targets(
-            logits, target, weight, ignore_index, label_smoothing, reduction
+            logits,
+            target,
+            weight,
+            ignore_index,
+            label_smoothing,
+            reduction,
         )
     except ValueError:
-        check()  # a NaN or an infinity among the logits is the first error to report
+        # a NaN or an infinity among the logits is the first error to
+        # report
+        check()
         raise
     return [z, a, w], denominator, out_dtype, check
 
@@ -373,7 +493,8 @@ def _ce_args(
 def _ce_scale(reduction: str, denominator: float) -> float:
     if reduction == "mean" and denominator == 0:
         raise ValueError(
-            "reduction='mean' is undefined here: every target is ignore_index or has weight 0, "
+            "reduction='mean' is undefined here: every target is "
+            "ignore_index or has weight 0, "
             "so the weighted mean divides 0 by 0"
         )
     return 1.0 / denominator if reduction == "mean" else 1.0
@@ -388,11 +509,14 @@ def cross_entropy(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
 ) -> LossValue:
-    """Categorical cross-entropy of softmax(logits) against class indices or probabilities.
+    """Categorical cross-entropy of softmax(logits) against class indices
+    or probabilities.
 
-    Formula, with p_i = softmax(z_i) and target distribution t_i (one-hot for class indices)::
+    Formula, with p_i = softmax(z_i) and target distribution t_i (one-hot
+    for class indices)::
 
-        l_i = -sum_c w_c t'_ic log p_ic,   t' = (1 - eps) t + eps / C   (label smoothing eps)
+        l_i = -sum_c w_c t'_ic log p_ic,
+        t' = (1 - eps) t + eps / C   (label smoothing eps)
 
     computed, with m_i = max_c z_ic, as::
 
@@ -400,29 +524,33 @@ def cross_entropy(
 
     two non-negative terms, so neither overflow nor cancellation occurs.
 
-    Gradient: dl_i/dz_ic = (sum_k a_ik) p_ic - a_ic with a_ik = w_k t'_ik; for one-hot targets
-    without weights this is p_i - onehot(y_i).
+    Gradient: dl_i/dz_ic = (sum_k a_ik) p_ic - a_ic with a_ik = w_k t'_ik;
+    for one-hot targets without weights this is p_i - onehot(y_i).
 
     Parameters
     ----------
     logits : array_like, shape (N, C)
         Finite scores for C classes.
     target : array_like
-        Integer class indices of shape (N,), or probabilities of shape (N, C) whose rows sum to 1.
+        Integer class indices of shape (N,), or probabilities of shape
+        (N, C) whose rows sum to 1.
     weight : array_like, optional, shape (C,)
         Non-negative weight of each class.
     ignore_index : int
-        Class-index targets equal to it contribute nothing, neither to the sum nor the mean.
+        Class-index targets equal to it contribute nothing, neither to the
+        sum nor the mean.
     label_smoothing : float in [0, 1]
         Mixes the target with the uniform distribution over the C classes.
     reduction : {"mean", "sum", "none"}
-        "mean" for class indices is the weighted mean: the sum divided by the summed weight of the
-        counted targets, sum_i w_{y_i}, as PyTorch does; for probability targets it divides by N.
-        It raises when every target is ignored (PyTorch returns NaN).
+        "mean" for class indices is the weighted mean: the sum divided by
+        the summed weight of the counted targets, sum_i w_{y_i}, as PyTorch
+        does; for probability targets it divides by N. It raises when every
+        target is ignored (PyTorch returns NaN).
 
     Returns
     -------
-    float32 or float64 scalar, or an array of shape (N,) for ``reduction="none"``.
+    float32 or float64 scalar, or an array of shape (N,) for
+    ``reduction="none"``.
 
     Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.3.
     """
@@ -430,17 +558,29 @@ def cross_entropy(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
 
-    def per_sample(z: Float64Array, a: NDArray[Any], w: Weight) -> Float64Array:
-        # -log p_ic = (m_i - z_ic) + log1p(sum_{j != argmax} exp(z_ij - m_i)): two terms >= 0.
+    def per_sample(
+        z: Float64Array, a: NDArray[Any], w: Weight
+    ) -> Float64Array:
+        # -log p_ic = (m_i - z_ic) + log1p(sum_{j != argmax}
+        # exp(z_ij - m_i)): two terms >= 0.
         m, log_sum = _shifted_logsumexp(z, axis=1)
-        if a.ndim == 1:  # class indices: a[i, c] = w_{y_i} [c == y_i] keeps the true class's term
+        # class indices: a[i, c] = w_{y_i} [c == y_i] keeps the true
+        # class's term
+        if a.ndim == 1:
             true_class: Float64Array = z[np.arange(len(a)), a][:, None]
             return w * ((m - true_class) + log_sum)[:, 0]
         losses: Float64Array = np.sum(a * ((m - z) + log_sum), axis=1)
         return losses
 
     losses = np.empty(np.shape(operands[0])[0])
-    fill(per_sample, operands, losses, finite=(0,), indices=(1,), check=check)
+    fill(
+        per_sample,
+        operands,
+        losses,
+        finite=(0,),
+        indices=(1,),
+        check=check,
+    )
     if reduction == "mean":
         total = losses.sum() * _ce_scale(reduction, denominator)
         return out_dtype.type(total)  # type: ignore[no-any-return]
@@ -456,9 +596,11 @@ def cross_entropy_grad(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
 ) -> FloatArray:
-    """Gradient of :func:`cross_entropy` with respect to ``logits``, shape (N, C).
+    """Gradient of :func:`cross_entropy` with respect to ``logits``, shape
+    (N, C).
 
-    (sum_k a_ik) softmax(z_i) - a_i for each row, divided by the "mean" denominator.
+    (sum_k a_ik) softmax(z_i) - a_i for each row, divided by the "mean"
+    denominator.
     """
     operands, denominator, out_dtype, check = _ce_args(
         logits, target, weight, ignore_index, label_smoothing, reduction
@@ -466,12 +608,18 @@ def cross_entropy_grad(
     try:
         scale = _ce_scale(reduction, denominator)
     except ValueError:
-        check()  # a NaN or an infinity among the logits is the first error to report
+        # a NaN or an infinity among the logits is the first error to
+        # report
+        check()
         raise
 
-    def per_sample(z: Float64Array, a: NDArray[Any], w: Weight) -> Float64Array:
+    def per_sample(
+        z: Float64Array, a: NDArray[Any], w: Weight
+    ) -> Float64Array:
         p = _softmax(z, axis=1)
-        if a.ndim == 1:  # class indices: sum_k a_ik = w_{y_i}, the only nonzero a_ik
+        if (
+            a.ndim == 1
+        ):  # class indices: sum_k a_ik = w_{y_i}, the only nonzero a_ik
             grad: Float64Array = np.reshape(w, (-1, 1)) * p
             grad[np.arange(len(a)), a] -= w
             return scale * grad

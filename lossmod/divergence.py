@@ -1,10 +1,11 @@
-"""Kullback-Leibler divergence: PyTorch's ``kl_div`` and the textbook D_KL(p || q), each beside
-its gradient.
+"""Kullback-Leibler divergence: PyTorch's ``kl_div`` and the textbook
+D_KL(p || q), each beside its gradient.
 
 The two differ in argument order and space, which is a classic pitfall:
-``kl_div(input, target)`` takes the model's LOG-probabilities first and the data's probabilities
-second, and computes D_KL(target || exp(input)); ``kl_divergence(p, q)`` takes two probability
-vectors in the order of the formula.
+``kl_div(input, target)`` takes the model's LOG-probabilities first and the
+data's probabilities second, and computes D_KL(target || exp(input));
+``kl_divergence(p, q)`` takes two probability vectors in the order of the
+formula.
 """
 
 from __future__ import annotations
@@ -37,19 +38,24 @@ KL_DIV_REDUCTIONS = ("mean", "batchmean", "sum", "none")
 def _kl_div_args(
     input: ArrayLike, target: ArrayLike, reduction: str, log_target: bool
 ) -> tuple[FloatArray, FloatArray, np.dtype[Any]]:
-    """Check the arguments of kl_div; return log q, the target probabilities t, the output dtype."""
+    """Check the arguments of kl_div; return log q, the target
+    probabilities t, the output dtype."""
     check_reduction(reduction, KL_DIV_REDUCTIONS)
     log_q, out_dtype = as_float("input", input, finite=False)
     if (log_q > 0).any():
         raise ValueError(
             "input must hold log-probabilities (<= 0); got a maximum of "
-            f"{log_q.max():.6g}. Did you pass probabilities? Pass log_softmax(logits) or log(q)."
+            f"{log_q.max():.6g}. Did you pass probabilities? "
+            "Pass log_softmax(logits) or log(q)."
         )
     target_values, _ = as_float("target", target, finite=False)
     check_same_shape("input", log_q, "target", target_values)
     if log_target:
         if (target_values > 0).any():
-            raise ValueError("target must hold log-probabilities (<= 0) when log_target=True")
+            raise ValueError(
+                "target must hold log-probabilities (<= 0) when "
+                "log_target=True"
+            )
         t = np.exp(target_values)
     else:
         check_interval("target", target_values, 0.0, 1.0, "probabilities")
@@ -57,25 +63,40 @@ def _kl_div_args(
     return log_q, t, out_dtype
 
 
-def _kl_div_inputs(input: ArrayLike, target: ArrayLike, reduction: str, log_target: bool) -> Inputs:
-    """The arguments of kl_div for the kernels; log q <= 0 and p in [0, 1] (log p <= 0 for
-    ``log_target``) are checked block by block, and the full checks run on a failure."""
+def _kl_div_inputs(
+    input: ArrayLike, target: ArrayLike, reduction: str, log_target: bool
+) -> Inputs:
+    """The arguments of kl_div for the kernels; log q <= 0 and p in [0, 1]
+    (log p <= 0 for ``log_target``) are checked block by block, and the
+    full checks run on a failure."""
     check_reduction(reduction, KL_DIV_REDUCTIONS)
     log_probability = (-math.inf, 0.0)
-    within = {0: log_probability, 1: log_probability if log_target else (0.0, 1.0)}
+    within = {
+        0: log_probability,
+        1: log_probability if log_target else (0.0, 1.0),
+    }
     return inputs(
-        lambda: _kl_div_args(input, target, reduction, log_target), input, target, within=within
+        lambda: _kl_div_args(input, target, reduction, log_target),
+        input,
+        target,
+        within=within,
     )
 
 
 def kl_div(
-    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", log_target: bool = False
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: str = "mean",
+    log_target: bool = False,
 ) -> LossValue:
-    """Kullback-Leibler divergence in PyTorch's convention: ``input`` is log q, ``target`` is p.
+    """Kullback-Leibler divergence in PyTorch's convention: ``input`` is
+    log q, ``target`` is p.
 
     Formula, elementwise, with 0 log 0 = 0::
 
-        l = p (log p - log q),   and   sum over a distribution = D_KL(p || q)
+        l = p (log p - log q),   and
+        sum over a distribution = D_KL(p || q)
 
     Gradient: dl/d(log q) = -p.
 
@@ -84,48 +105,68 @@ def kl_div(
     input : array_like, any shape
         Log-probabilities log q of the model (values <= 0; -inf allowed).
     target : array_like, same shape as ``input``
-        Probabilities p of the data, or their logarithms if ``log_target=True``.
+        Probabilities p of the data, or their logarithms if
+        ``log_target=True``.
     reduction : {"mean", "batchmean", "sum", "none"}
-        "batchmean" divides the sum by the batch size ``input.shape[0]``: the mean of D_KL over
-        the batch when each row is a distribution. "mean" divides by the number of ELEMENTS
-        (batch size x classes), which is not a KL divergence; it is PyTorch's default and is kept
+        "batchmean" divides the sum by the batch size ``input.shape[0]``:
+        the mean of D_KL over the batch when each row is a distribution.
+        "mean" divides by the number of ELEMENTS (batch size x classes),
+        which is not a KL divergence; it is PyTorch's default and is kept
         for that reason.
     log_target : bool
         Whether ``target`` holds log-probabilities.
 
     Returns
     -------
-    float32 or float64 scalar, or an array of the elementwise terms for ``reduction="none"``
-    (these may be negative; only their sum over a distribution is >= 0).
+    float32 or float64 scalar, or an array of the elementwise terms for
+    ``reduction="none"`` (these may be negative; only their sum over a
+    distribution is >= 0).
 
     Reference: Cover and Thomas (2006), section 2.3.
     """
     args = _kl_div_inputs(input, target, reduction, log_target)
 
-    def per_element(log_q: Float64Array, target: Float64Array) -> Float64Array:
+    def per_element(
+        log_q: Float64Array, target: Float64Array
+    ) -> Float64Array:
         t = np.exp(target) if log_target else target
         terms = t * (np.log(t) - log_q)
-        terms[t == 0] = 0.0  # 0 log 0 = 0: a zero probability adds nothing, whatever log q is
+        # 0 log 0 = 0: a zero probability adds nothing, whatever log q is
+        terms[t == 0] = 0.0
         return terms
 
     if reduction == "batchmean":
-        total = fold(per_element, args.operands, within=args.within, check=args.check)
+        total = fold(
+            per_element,
+            args.operands,
+            within=args.within,
+            check=args.check,
+        )
         batch = args.shape[0] if args.shape else 1
-        return args.out_dtype.type(np.float64(total) / batch)  # type: ignore[no-any-return]
+        return args.out_dtype.type(  # type: ignore[no-any-return]
+            np.float64(total) / batch
+        )
     return reduced(per_element, args, reduction)
 
 
 def kl_div_grad(
-    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", log_target: bool = False
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: str = "mean",
+    log_target: bool = False,
 ) -> FloatArray:
-    """Gradient of :func:`kl_div` with respect to ``input`` (log q): -p, scaled by the reduction."""
+    """Gradient of :func:`kl_div` with respect to ``input`` (log q): -p,
+    scaled by the reduction."""
     args = _kl_div_inputs(input, target, reduction, log_target)
     if reduction == "batchmean":
         scale = 1.0 / (args.shape[0] if args.shape else 1)
     else:
         scale = mean_scale(reduction, math.prod(args.shape))
 
-    def per_element(log_q: Float64Array, target: Float64Array) -> Float64Array:
+    def per_element(
+        log_q: Float64Array, target: Float64Array
+    ) -> Float64Array:
         return -scale * (np.exp(target) if log_target else target)
 
     return elementwise(per_element, args)
@@ -139,25 +180,33 @@ def _kl_divergence_args(
     q_values, _ = as_float("q", q)
     check_same_shape("p", p_values, "q", q_values)
     if p_values.ndim == 0:
-        raise ValueError("p must have at least one axis (the outcomes of the distribution)")
+        raise ValueError(
+            "p must have at least one axis "
+            "(the outcomes of the distribution)"
+        )
     check_distributions("p", p_values)
     check_distributions("q", q_values)
     return p_values, q_values, out_dtype
 
 
-def kl_divergence(p: ArrayLike, q: ArrayLike, *, reduction: str = "mean") -> LossValue:
-    """The textbook Kullback-Leibler divergence D_KL(p || q) between distributions on the last axis.
+def kl_divergence(
+    p: ArrayLike, q: ArrayLike, *, reduction: str = "mean"
+) -> LossValue:
+    """The textbook Kullback-Leibler divergence D_KL(p || q) between
+    distributions on the last axis.
 
     Formula, with 0 log(0 / q) = 0 and p log(p / 0) = inf for p > 0::
 
-        D_KL(p || q) = sum_c p_c log(p_c / q_c)   >= 0, with equality iff p = q
+        D_KL(p || q) = sum_c p_c log(p_c / q_c)   >= 0,
+        with equality iff p = q
 
     Gradient with respect to p: log(p_c / q_c) + 1.
 
     Parameters
     ----------
     p, q : array_like, shape (..., C)
-        Probability distributions over C outcomes (each slice along the last axis sums to 1).
+        Probability distributions over C outcomes (each slice along the
+        last axis sums to 1).
     reduction : {"mean", "sum", "none"}
         Over the distributions: "none" returns shape ``p.shape[:-1]``.
 
@@ -169,16 +218,25 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, reduction: str = "mean") -> Los
     """
     p_values, q_values, out_dtype = _kl_divergence_args(p, q, reduction)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # log(p / q) rather than log p - log q: one rounding, and exact 0 when p == q.
-        terms = np.where(p_values == 0, 0.0, p_values * np.log(p_values / q_values))
+        # log(p / q) rather than log p - log q: one rounding, and exact 0
+        # when p == q.
+        terms = np.where(
+            p_values == 0, 0.0, p_values * np.log(p_values / q_values)
+        )
     return reduce(terms.sum(axis=-1), reduction, out_dtype)
 
 
-def kl_divergence_grad(p: ArrayLike, q: ArrayLike, *, reduction: str = "mean") -> FloatArray:
-    """Gradient of :func:`kl_divergence` with respect to ``p``: log(p / q) + 1, per reduction."""
+def kl_divergence_grad(
+    p: ArrayLike, q: ArrayLike, *, reduction: str = "mean"
+) -> FloatArray:
+    """Gradient of :func:`kl_divergence` with respect to ``p``:
+    log(p / q) + 1, per reduction."""
     p_values, q_values, out_dtype = _kl_divergence_args(p, q, reduction)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # Where q = 0 the divergence jumps to +inf as soon as p > 0: the slope is +inf.
-        grad = np.where(q_values == 0, np.inf, np.log(p_values / q_values) + 1.0)
+        # Where q = 0 the divergence jumps to +inf as soon as p > 0: the
+        # slope is +inf.
+        grad = np.where(
+            q_values == 0, np.inf, np.log(p_values / q_values) + 1.0
+        )
     count = p_values.size // p_values.shape[-1]
     return (mean_scale(reduction, count) * grad).astype(out_dtype)

@@ -1,7 +1,9 @@
-"""Numerical gradients by central differences, and a check of an analytic gradient against them.
+"""Numerical gradients by central differences, and a check of an analytic
+gradient against them.
 
-Every gradient in the course is derived by hand, then checked here: the two must agree to a
-relative error far below what a wrong derivation could give.
+Every gradient in the course is derived by hand, then checked here: the two
+must agree to a relative error far below what a wrong derivation could
+give.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["GradCheck", "gradcheck", "numerical_gradient", "relative_error"]
+__all__ = [
+    "GradCheck",
+    "gradcheck",
+    "numerical_gradient",
+    "relative_error",
+]
 
 
 def numerical_gradient(
-    func: Callable[[NDArray[np.float64]], Any], x: ArrayLike, *, eps: float = 1e-6
+    func: Callable[[NDArray[np.float64]], Any],
+    x: ArrayLike,
+    *,
+    eps: float = 1e-6,
 ) -> NDArray[np.float64]:
     """Central-difference gradient of a scalar function at ``x``.
 
@@ -25,8 +35,9 @@ def numerical_gradient(
 
         df/dx_j ~ (f(x + h_j e_j) - f(x - h_j e_j)) / (2 h_j)
 
-    The truncation error is O(h^2) and the rounding error O(u |f| / h) (u the unit roundoff), so
-    eps = 1e-6 gives about 1e-10 relative accuracy in float64 for smooth f.
+    The truncation error is O(h^2) and the rounding error O(u |f| / h) (u
+    the unit roundoff), so eps = 1e-6 gives about 1e-10 relative accuracy
+    in float64 for smooth f.
 
     Parameters
     ----------
@@ -57,15 +68,24 @@ def numerical_gradient(
 
 
 def relative_error(a: ArrayLike, b: ArrayLike) -> float:
-    """Norm-wise relative difference ||a - b|| / (||a|| + ||b||); 0 when both are zero."""
-    a_values, b_values = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    """Norm-wise relative difference ||a - b|| / (||a|| + ||b||); 0 when
+    both are zero."""
+    a_values, b_values = (
+        np.asarray(a, dtype=np.float64),
+        np.asarray(b, dtype=np.float64),
+    )
     scale = np.linalg.norm(a_values) + np.linalg.norm(b_values)
-    return 0.0 if scale == 0 else float(np.linalg.norm(a_values - b_values) / scale)
+    return (
+        0.0
+        if scale == 0
+        else float(np.linalg.norm(a_values - b_values) / scale)
+    )
 
 
 @dataclass(frozen=True)
 class GradCheck:
-    """The outcome of :func:`gradcheck`; true in a boolean context when it passed."""
+    """The outcome of :func:`gradcheck`; true in a boolean context when it
+    passed."""
 
     passed: bool
     relative_error: float
@@ -91,8 +111,9 @@ def gradcheck(
     func : callable
         The scalar function, e.g. ``lambda z: bce_with_logits(z, y)``.
     grad : callable
-        Its claimed gradient, e.g. ``lambda z: bce_with_logits_grad(z, y)``, returning the shape
-        of ``x``.
+        Its claimed gradient, e.g.
+        ``lambda z: bce_with_logits_grad(z, y)``, returning the shape of
+        ``x``.
     x : array_like
         The point (float64).
     eps : float
@@ -110,15 +131,16 @@ def gradcheck(
     >>> import numpy as np, lossmod
     >>> y = np.array([1.0, 0.0, 1.0])
     >>> bool(lossmod.gradcheck(lambda z: lossmod.bce_with_logits(z, y),
-    ...                        lambda z: lossmod.bce_with_logits_grad(z, y),
-    ...                        np.array([0.3, -2.0, 4.0])))
+    ...     lambda z: lossmod.bce_with_logits_grad(z, y),
+    ...     np.array([0.3, -2.0, 4.0])))
     True
     """
     point = np.array(x, dtype=np.float64)
     analytic = np.asarray(grad(point.copy()), dtype=np.float64)
     if analytic.shape != point.shape:
         raise ValueError(
-            f"grad returned shape {analytic.shape}; expected the shape of x, {point.shape}"
+            f"grad returned shape {analytic.shape}; "
+            f"expected the shape of x, {point.shape}"
         )
     numeric = numerical_gradient(func, point, eps=eps)
     error = relative_error(analytic, numeric)

@@ -1,15 +1,19 @@
-"""Layers with explicit forward and backward passes, and networks built from them.
+"""Layers with explicit forward and backward passes, and networks built
+from them.
 
-A layer maps a batch ``x`` of shape (N, in) to an output of shape (N, out) with ``forward``,
-keeping what its backward pass needs. ``backward(grad_out)`` takes dL/d(output), shape (N, out),
-stores the gradients of the layer's own parameters (``gradients()``, in the order of
-``parameters()``) and returns dL/d(input), shape (N, in). Run in reverse order through a
-:class:`Sequential`, the backward passes are backpropagation: the chain rule, started from the
-gradient of a loss, ``lossmod.<name>_grad`` (Rumelhart, Hinton and Williams, 1986).
+A layer maps a batch ``x`` of shape (N, in) to an output of shape (N, out)
+with ``forward``, keeping what its backward pass needs.
+``backward(grad_out)`` takes dL/d(output), shape (N, out), stores the
+gradients of the layer's own parameters (``gradients()``, in the order of
+``parameters()``) and returns dL/d(input), shape (N, in). Run in reverse
+order through a :class:`Sequential`, the backward passes are
+backpropagation: the chain rule, started from the gradient of a loss,
+``lossmod.<name>_grad`` (Rumelhart, Hinton and Williams, 1986).
 
-Every :class:`Layer`, a single :class:`Dense` as well as a :class:`Sequential`, is a model that
-``lossmod.train.fit`` can train and ``lossmod.optim`` can update. Parameters are float64 arrays
-that optimisers change in place.
+Every :class:`Layer`, a single :class:`Dense` as well as a
+:class:`Sequential`, is a model that ``lossmod.train.fit`` can train and
+``lossmod.optim`` can update. Parameters are float64 arrays that optimisers
+change in place.
 
 Explained in the chapter "Training a model with a loss".
 """
@@ -43,15 +47,18 @@ __all__ = [
 Array = NDArray[np.float64]
 
 
-# --- Initialisation -------------------------------------------------------------------------
+# --- Initialisation ------------------------------------------------------
 
 
-def glorot_uniform(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+def glorot_uniform(
+    fan_in: int, fan_out: int, rng: np.random.Generator
+) -> Array:
     """Glorot (Xavier) uniform initialisation of a weight matrix.
 
-    Draws from U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), so the variance is
-    2 / (fan_in + fan_out): the scale of activations and of gradients is kept from layer to
-    layer for tanh- and sigmoid-like units (Glorot and Bengio, 2010).
+    Draws from U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), so the
+    variance is 2 / (fan_in + fan_out): the scale of activations and of
+    gradients is kept from layer to layer for tanh- and sigmoid-like units
+    (Glorot and Bengio, 2010).
 
     Parameters
     ----------
@@ -69,11 +76,14 @@ def glorot_uniform(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array
     return rng.uniform(-limit, limit, size=(fan_in, fan_out))
 
 
-def he_normal(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+def he_normal(
+    fan_in: int, fan_out: int, rng: np.random.Generator
+) -> Array:
     """He (Kaiming) normal initialisation of a weight matrix.
 
-    Draws from N(0, 2 / fan_in): a ReLU halves the second moment of its input, and the factor 2
-    compensates, so the scale of activations is kept through ReLU layers (He et al., 2015).
+    Draws from N(0, 2 / fan_in): a ReLU halves the second moment of its
+    input, and the factor 2 compensates, so the scale of activations is
+    kept through ReLU layers (He et al., 2015).
 
     Parameters
     ----------
@@ -91,38 +101,49 @@ def he_normal(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
 
 
 def _check_sizes(fan_in: int, fan_out: int) -> None:
-    for name, value in (("in_features", fan_in), ("out_features", fan_out)):
+    for name, value in (
+        ("in_features", fan_in),
+        ("out_features", fan_out),
+    ):
         if not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+            raise ValueError(
+                f"{name} must be an integer >= 1; got {value!r}"
+            )
 
 
 _INITS = ("glorot", "he", "zeros")
 
 
-# --- Layers ---------------------------------------------------------------------------------
+# --- Layers --------------------------------------------------------------
 
 
 class Layer:
-    """Base class of layers and models: ``forward``, ``backward``, parameters and gradients.
+    """Base class of layers and models: ``forward``, ``backward``,
+    parameters and gradients.
 
-    A layer without parameters (an activation) only overrides ``forward`` and ``backward``.
-    Calling a layer, ``layer(x)``, is ``layer.forward(x)``.
+    A layer without parameters (an activation) only overrides ``forward``
+    and ``backward``. Calling a layer, ``layer(x)``, is
+    ``layer.forward(x)``.
     """
 
     def forward(self, x: ArrayLike) -> Array:
-        """The output for a batch ``x`` of shape (N, in): shape (N, out)."""
+        """The output for a batch ``x`` of shape (N, in):
+        shape (N, out)."""
         raise NotImplementedError
 
     def backward(self, grad_out: ArrayLike) -> Array:
-        """Given dL/d(output) of shape (N, out), store parameter gradients, return dL/dx."""
+        """Given dL/d(output) of shape (N, out), store parameter gradients,
+        return dL/dx."""
         raise NotImplementedError
 
     def parameters(self) -> list[Array]:
-        """The parameter arrays themselves (not copies): an optimiser updates them in place."""
+        """The parameter arrays themselves (not copies): an optimiser
+        updates them in place."""
         return []
 
     def gradients(self) -> list[Array]:
-        """dL/d(parameter) from the last ``backward``, in the order of :meth:`parameters`."""
+        """dL/d(parameter) from the last ``backward``, in the order of
+        :meth:`parameters`."""
         return []
 
     def __call__(self, x: ArrayLike) -> Array:
@@ -133,36 +154,46 @@ class Layer:
 
 
 def _batch(name: str, x: ArrayLike, width: int | None = None) -> Array:
-    """``x`` as a float64 array of shape (N, width), or a ValueError naming it."""
+    """``x`` as a float64 array of shape (N, width), or a ValueError naming
+    it."""
     array = np.asarray(x, dtype=np.float64)
     if array.ndim != 2 or (width is not None and array.shape[1] != width):
         expected = "(N, features)" if width is None else f"(N, {width})"
-        raise ValueError(f"{name} must have shape {expected}; got shape {array.shape}")
+        raise ValueError(
+            f"{name} must have shape {expected}; got shape {array.shape}"
+        )
     return array
 
 
-def _saved(layer: Layer, value: Array | None, grad_out: ArrayLike) -> tuple[Array, Array]:
-    """The array saved by ``forward`` and ``grad_out`` checked against its shape."""
+def _saved(
+    layer: Layer, value: Array | None, grad_out: ArrayLike
+) -> tuple[Array, Array]:
+    """The array saved by ``forward`` and ``grad_out`` checked against its
+    shape."""
     if value is None:
         raise ValueError(f"{layer!r}: call forward before backward")
     grad = np.asarray(grad_out, dtype=np.float64)
     if grad.shape != value.shape:
         raise ValueError(
-            f"grad_out must have the shape of the layer's last output {value.shape}; "
-            f"got {grad.shape}"
+            "grad_out must have the shape of the layer's last output "
+            f"{value.shape}; got {grad.shape}"
         )
     return value, grad
 
 
 def _check_rows(grad: Array, x: Array) -> None:
     if len(grad) != len(x):
-        raise ValueError(f"grad_out must have {len(x)} rows like the last x; got {grad.shape}")
+        raise ValueError(
+            f"grad_out must have {len(x)} rows like the last x; "
+            f"got {grad.shape}"
+        )
 
 
 class Dense(Layer):
     """Fully connected (affine) layer: out = x @ weight + bias.
 
-    Backward pass, for L a scalar function of ``out`` and G = dL/d(out) of shape (N, out)::
+    Backward pass, for L a scalar function of ``out`` and G = dL/d(out) of
+    shape (N, out)::
 
         dL/dx      = G @ weight.T        (N, in)
         dL/dweight = x.T @ G             (in, out)
@@ -175,9 +206,9 @@ class Dense(Layer):
     rng : np.random.Generator, optional
         Source of the initial weights; needed unless ``init="zeros"``.
     init : {"glorot", "he", "zeros"}
-        :func:`glorot_uniform` (for tanh, sigmoid and linear outputs), :func:`he_normal`
-        (for ReLU) or all zeros (fine for a linear model, whose loss is convex). Biases start
-        at zero.
+        :func:`glorot_uniform` (for tanh, sigmoid and linear outputs),
+        :func:`he_normal` (for ReLU) or all zeros (fine for a linear model,
+        whose loss is convex). Biases start at zero.
 
     Attributes
     ----------
@@ -197,11 +228,17 @@ class Dense(Layer):
     ) -> None:
         _check_sizes(in_features, out_features)
         if init not in _INITS:
-            raise ValueError(f"init must be one of {', '.join(map(repr, _INITS))}; got {init!r}")
+            raise ValueError(
+                f"init must be one of {', '.join(map(repr, _INITS))}; "
+                f"got {init!r}"
+            )
         if init == "zeros":
             self.weight: Array = np.zeros((in_features, out_features))
         elif not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a np.random.Generator for init={init!r}; got {rng!r}")
+            raise ValueError(
+                f"rng must be a np.random.Generator for init={init!r}; "
+                f"got {rng!r}"
+            )
         elif init == "glorot":
             self.weight = glorot_uniform(in_features, out_features, rng)
         else:
@@ -256,7 +293,8 @@ class Tanh(Layer):
 
 
 class ReLU(Layer):
-    """Elementwise max(x, 0). Backward: dL/dx = dL/dy where x > 0, else 0 (0 at x = 0)."""
+    """Elementwise max(x, 0). Backward: dL/dx = dL/dy where x > 0, else
+    0 (0 at x = 0)."""
 
     def __init__(self) -> None:
         self._positive: Array | None = None
@@ -272,11 +310,12 @@ class ReLU(Layer):
 
 
 class Sigmoid(Layer):
-    """Elementwise logistic sigmoid. Backward: dL/dx = dL/dy * y (1 - y), y = sigmoid(x).
+    """Elementwise logistic sigmoid. Backward: dL/dx = dL/dy * y (1 - y),
+    y = sigmoid(x).
 
-    For a binary classifier prefer an :class:`Identity` output and the loss on logits,
-    ``bce_with_logits``: it is stable, and its gradient does not vanish when the sigmoid
-    saturates.
+    For a binary classifier prefer an :class:`Identity` output and the loss
+    on logits, ``bce_with_logits``: it is stable, and its gradient does not
+    vanish when the sigmoid saturates.
     """
 
     def __init__(self) -> None:
@@ -292,7 +331,8 @@ class Sigmoid(Layer):
 
 
 class Identity(Layer):
-    """y = x: the output activation of a network that returns values or logits."""
+    """y = x: the output activation of a network that returns values or
+    logits."""
 
     def __init__(self) -> None:
         self._x: Array | None = None
@@ -314,21 +354,28 @@ ACTIVATIONS: dict[str, type[Layer]] = {
 """The activations by name, as :func:`mlp` accepts them."""
 
 
-# --- Networks -------------------------------------------------------------------------------
+# --- Networks ------------------------------------------------------------
 
 
 class Sequential(Layer):
-    """Layers applied one after the other; backward runs them in reverse (backpropagation).
+    """Layers applied one after the other; backward runs them in reverse
+    (backpropagation).
 
     Parameters
     ----------
     *layers : Layer
-        E.g. ``Sequential(Dense(4, 8, rng=rng), Tanh(), Dense(8, 1, rng=rng))``.
+        E.g.
+        ``Sequential(Dense(4, 8, rng=rng), Tanh(), Dense(8, 1, rng=rng))``.
     """
 
     def __init__(self, *layers: Layer) -> None:
-        if not layers or not all(isinstance(layer, Layer) for layer in layers):
-            raise ValueError(f"layers must be one or more Layer instances; got {layers!r}")
+        if not layers or not all(
+            isinstance(layer, Layer) for layer in layers
+        ):
+            raise ValueError(
+                "layers must be one or more Layer instances; "
+                f"got {layers!r}"
+            )
         self.layers: tuple[Layer, ...] = layers
 
     def forward(self, x: ArrayLike) -> Array:
@@ -340,7 +387,8 @@ class Sequential(Layer):
 
     def backward(self, grad_out: ArrayLike) -> Array:
         """The chain rule, last layer first: each layer's backward turns
-        dL/d(its output) into dL/d(its input), the previous layer's grad_out."""
+        dL/d(its output) into dL/d(its input), the previous layer's
+        grad_out."""
         grad = np.asarray(grad_out, dtype=np.float64)
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
@@ -363,24 +411,28 @@ def mlp(
     activation: str = "tanh",
     output: str = "identity",
 ) -> Sequential:
-    """A multilayer perceptron: Dense layers of the given sizes with activations between them.
+    """A multilayer perceptron: Dense layers of the given sizes with
+    activations between them.
 
     ``mlp([64, 32, 10], rng=rng)`` is
-    ``Sequential(Dense(64, 32), Tanh(), Dense(32, 10), Identity())``. Hidden layers get
-    :func:`he_normal` weights for ``activation="relu"`` and :func:`glorot_uniform` otherwise; the
-    last layer gets :func:`glorot_uniform`.
+    ``Sequential(Dense(64, 32), Tanh(), Dense(32, 10), Identity())``.
+    Hidden layers get :func:`he_normal` weights for ``activation="relu"``
+    and :func:`glorot_uniform` otherwise; the last layer gets
+    :func:`glorot_uniform`.
 
     Parameters
     ----------
     sizes : sequence of int, length >= 2
         Input size, hidden sizes, output size.
     rng : np.random.Generator
-        Source of the initial weights: the same seed gives the same network.
+        Source of the initial weights: the same seed gives the same
+        network.
     activation : {"tanh", "relu", "sigmoid", "identity"}
         The hidden layers' activation.
     output : {"identity", "sigmoid", "tanh", "relu"}
-        The output activation; "identity" for values and for logits (the course's losses on
-        logits, ``bce_with_logits`` and ``cross_entropy``, expect them).
+        The output activation; "identity" for values and for logits (the
+        course's losses on logits, ``bce_with_logits`` and
+        ``cross_entropy``, expect them).
 
     Returns
     -------
@@ -388,23 +440,37 @@ def mlp(
     """
     for name, value in (("activation", activation), ("output", output)):
         if value not in ACTIVATIONS:
-            raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)}; got {value!r}")
+            raise ValueError(
+                f"{name} must be one of {sorted(ACTIVATIONS)}; "
+                f"got {value!r}"
+            )
     if len(sizes) < 2:
-        raise ValueError(f"sizes must hold at least an input and an output size; got {sizes!r}")
+        raise ValueError(
+            "sizes must hold at least an input and an output size; "
+            f"got {sizes!r}"
+        )
     hidden_init = "he" if activation == "relu" else "glorot"
     layers: list[Layer] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2
-        layers.append(Dense(fan_in, fan_out, rng=rng, init="glorot" if last else hidden_init))
+        layers.append(
+            Dense(
+                fan_in,
+                fan_out,
+                rng=rng,
+                init="glorot" if last else hidden_init,
+            )
+        )
         layers.append(ACTIVATIONS[output if last else activation]())
     return Sequential(*layers)
 
 
-# --- Parameters as one vector ---------------------------------------------------------------
+# --- Parameters as one vector --------------------------------------------
 
 
 def parameters_to_vector(arrays: Sequence[Array]) -> Array:
-    """Concatenate arrays (``model.parameters()`` or ``model.gradients()``) into one vector.
+    """Concatenate arrays (``model.parameters()`` or ``model.gradients()``)
+    into one vector.
 
     Returns
     -------
@@ -412,18 +478,27 @@ def parameters_to_vector(arrays: Sequence[Array]) -> Array:
     """
     if not arrays:
         return np.zeros(0)
-    return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+    return np.concatenate(
+        [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+    )
 
 
-def vector_to_parameters(vector: ArrayLike, arrays: Sequence[Array]) -> None:
-    """Write a vector of shape (P,) back into the arrays, in place: the inverse of
-    :func:`parameters_to_vector`. ``vector_to_parameters(theta, model.parameters())`` sets a
-    model's parameters to ``theta``."""
+def vector_to_parameters(
+    vector: ArrayLike, arrays: Sequence[Array]
+) -> None:
+    """Write a vector of shape (P,) back into the arrays, in place: the
+    inverse of :func:`parameters_to_vector`.
+    ``vector_to_parameters(theta, model.parameters())`` sets a model's
+    parameters to ``theta``."""
     values = np.asarray(vector, dtype=np.float64)
     total = sum(a.size for a in arrays)
     if values.shape != (total,):
-        raise ValueError(f"vector must have shape ({total},); got {values.shape}")
+        raise ValueError(
+            f"vector must have shape ({total},); got {values.shape}"
+        )
     start = 0
     for array in arrays:
-        array[...] = values[start : start + array.size].reshape(array.shape)
+        array[...] = values[start : start + array.size].reshape(
+            array.shape
+        )
         start += array.size

@@ -1,9 +1,12 @@
-"""Optimisers: gradient descent, momentum and Adam, each updating parameters in place.
+"""Optimisers: gradient descent, momentum and Adam, each updating
+parameters in place.
 
-Every optimiser has one method, ``step(params, grads)``: given the parameter arrays (e.g.
-``model.parameters()``) and their gradients in the same order (``model.gradients()``), it moves
-each parameter by one update. Optimisers with state (momentum's velocity, Adam's moments) keep
-one state array per parameter, created at the first step, so an optimiser belongs to one model.
+Every optimiser has one method, ``step(params, grads)``: given the
+parameter arrays (e.g. ``model.parameters()``) and their gradients in the
+same order (``model.gradients()``), it moves each parameter by one update.
+Optimisers with state (momentum's velocity, Adam's moments) keep one state
+array per parameter, created at the first step, so an optimiser belongs to
+one model.
 
 Explained in the chapter "Training a model with a loss".
 """
@@ -31,28 +34,43 @@ class Optimizer:
     """
 
     def __init__(self, lr: float) -> None:
-        if not (isinstance(lr, numbers.Real) and np.isfinite(lr) and lr > 0):
+        if not (
+            isinstance(lr, numbers.Real) and np.isfinite(lr) and lr > 0
+        ):
             raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
         self.lr: float = float(lr)
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        """Update every array of ``params`` in place, using ``grads`` of the same shapes."""
+    def step(
+        self, params: Sequence[Array], grads: Sequence[Array]
+    ) -> None:
+        """Update every array of ``params`` in place, using ``grads`` of
+        the same shapes."""
         raise NotImplementedError
 
-    def _check(self, params: Sequence[Array], grads: Sequence[Array], state: list[Array]) -> None:
+    def _check(
+        self,
+        params: Sequence[Array],
+        grads: Sequence[Array],
+        state: list[Array],
+    ) -> None:
         if len(grads) != len(params):
             raise ValueError(
-                f"grads must hold one array per parameter ({len(params)}); got {len(grads)}"
+                "grads must hold one array per parameter "
+                f"({len(params)}); got {len(grads)}"
             )
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if np.shape(g) != np.shape(p):
                 raise ValueError(
-                    f"grads[{i}] has shape {np.shape(g)} but params[{i}] has shape {np.shape(p)}"
+                    f"grads[{i}] has shape {np.shape(g)} "
+                    f"but params[{i}] has shape {np.shape(p)}"
                 )
-        if state and [s.shape for s in state] != [np.shape(p) for p in params]:
+        if state and [s.shape for s in state] != [
+            np.shape(p) for p in params
+        ]:
             raise ValueError(
-                "params must be the same arrays at every step (this optimiser's state was "
-                "created for other shapes); use one optimiser per model"
+                "params must be the same arrays at every step "
+                "(this optimiser's state was created for other shapes); "
+                "use one optimiser per model"
             )
 
     def __repr__(self) -> str:
@@ -68,11 +86,14 @@ def _check_fraction(name: str, value: float) -> float:
 class SGD(Optimizer):
     """(Stochastic) gradient descent: theta <- theta - lr * g.
 
-    With the gradient of the whole training set this is gradient descent; with the gradient of
-    a mini-batch, stochastic gradient descent (Bottou, Curtis and Nocedal, 2018).
+    With the gradient of the whole training set this is gradient descent;
+    with the gradient of a mini-batch, stochastic gradient descent (Bottou,
+    Curtis and Nocedal, 2018).
     """
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+    def step(
+        self, params: Sequence[Array], grads: Sequence[Array]
+    ) -> None:
         self._check(params, grads, [])
         for p, g in zip(params, grads, strict=True):
             p -= self.lr * g
@@ -86,8 +107,9 @@ class Momentum(Optimizer):
         v     <- momentum * v + g
         theta <- theta - lr * v
 
-    which is Polyak's theta_{t+1} = theta_t - lr g_t + momentum (theta_t - theta_{t-1}), in
-    PyTorch's form. The first step equals gradient descent's.
+    which is Polyak's theta_{t+1} = theta_t - lr g_t + momentum
+    (theta_t - theta_{t-1}), in PyTorch's form. The first step equals
+    gradient descent's.
 
     Parameters
     ----------
@@ -102,7 +124,9 @@ class Momentum(Optimizer):
         self.momentum: float = _check_fraction("momentum", momentum)
         self.velocity: list[Array] = []
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+    def step(
+        self, params: Sequence[Array], grads: Sequence[Array]
+    ) -> None:
         self._check(params, grads, self.velocity)
         if not self.velocity:
             self.velocity = [np.zeros(np.shape(p)) for p in params]
@@ -116,17 +140,20 @@ class Momentum(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam: steps scaled per parameter by running moments of the gradient (Kingma and Ba, 2015).
+    """Adam: steps scaled per parameter by running moments of the gradient
+    (Kingma and Ba, 2015).
 
     Update at step t = 1, 2, ..., with m and v starting at zero::
 
         m     <- beta1 * m + (1 - beta1) * g
         v     <- beta2 * v + (1 - beta2) * g**2
-        m_hat =  m / (1 - beta1**t),   v_hat = v / (1 - beta2**t)     (bias correction)
+        m_hat =  m / (1 - beta1**t),
+        v_hat =  v / (1 - beta2**t)     (bias correction)
         theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
 
-    At t = 1, m_hat = g and v_hat = g**2, so the first step is lr * g / (|g| + eps): about
-    lr * sign(g) for every parameter, whatever the gradient's scale.
+    At t = 1, m_hat = g and v_hat = g**2, so the first step is
+    lr * g / (|g| + eps): about lr * sign(g) for every parameter, whatever
+    the gradient's scale.
 
     Parameters
     ----------
@@ -139,7 +166,11 @@ class Adam(Optimizer):
     """
 
     def __init__(
-        self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
     ) -> None:
         super().__init__(lr)
         self.beta1: float = _check_fraction("beta1", beta1)
@@ -151,7 +182,9 @@ class Adam(Optimizer):
         self.m: list[Array] = []
         self.v: list[Array] = []
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+    def step(
+        self, params: Sequence[Array], grads: Sequence[Array]
+    ) -> None:
         self._check(params, grads, self.m)
         if not self.m:
             self.m = [np.zeros(np.shape(p)) for p in params]
@@ -167,4 +200,7 @@ class Adam(Optimizer):
             p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
     def __repr__(self) -> str:
-        return f"Adam(lr={self.lr!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, eps={self.eps!r})"
+        return (
+            f"Adam(lr={self.lr!r}, beta1={self.beta1!r}, "
+            f"beta2={self.beta2!r}, eps={self.eps!r})"
+        )

@@ -1,7 +1,8 @@
-"""Plotting helpers for the chapters: one colour per loss across the whole book.
+"""Plotting helpers for the chapters: one colour per loss across the whole
+book.
 
-Imports matplotlib, so ``import lossmod`` does not import this module; chapters do
-``from lossmod.plotting import loss_color``.
+Imports matplotlib, so ``import lossmod`` does not import this module;
+chapters do ``from lossmod.plotting import loss_color``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from matplotlib.figure import Figure
 
 __all__ = ["LOSS_COLORS", "loss_color", "plot_loss_and_gradient"]
 
-# The same loss has the same colour in every figure of the book (matplotlib's tab10 palette).
+# The same loss has the same colour in every figure of the book
+# (matplotlib's tab10 palette).
 LOSS_COLORS: dict[str, str] = {
     "mse": "tab:blue",
     "mae": "tab:orange",
@@ -36,27 +38,38 @@ LOSS_COLORS: dict[str, str] = {
 def loss_color(name: str) -> str:
     """The colour of a loss in every figure of the book."""
     if name not in LOSS_COLORS:
-        raise ValueError(f"name must be one of {sorted(LOSS_COLORS)}; got {name!r}")
+        raise ValueError(
+            f"name must be one of {sorted(LOSS_COLORS)}; got {name!r}"
+        )
     return LOSS_COLORS[name]
 
 
 def plot_loss_and_gradient(
     x: Sequence[float] | np.ndarray,
-    curves: dict[str, tuple[Callable[[np.ndarray], Any], Callable[[np.ndarray], Any]]],
+    curves: dict[
+        str,
+        tuple[Callable[[np.ndarray], Any], Callable[[np.ndarray], Any]],
+    ],
     *,
     xlabel: str,
     title: str,
 ) -> tuple[Figure, tuple[Axes, Axes]]:
-    """Two panels side by side: each loss (left) and its derivative (right) over ``x``.
+    """Two panels side by side: each loss (left) and its derivative (right)
+    over ``x``.
 
-    ``curves`` maps a loss name (a key of :data:`LOSS_COLORS`, which also colours and labels the
-    curve) to (value function, derivative function), each mapping an array to an array.
+    ``curves`` maps a loss name (a key of :data:`LOSS_COLORS`, which also
+    colours and labels the curve) to (value function, derivative function),
+    each mapping an array to an array.
     """
     grid = np.asarray(x, dtype=np.float64)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(10, 3.8), constrained_layout=True
+    )
     for name, (value, derivative) in curves.items():
         left.plot(grid, value(grid), color=loss_color(name), label=name)
-        right.plot(grid, derivative(grid), color=loss_color(name), label=name)
+        right.plot(
+            grid, derivative(grid), color=loss_color(name), label=name
+        )
     left.set(xlabel=xlabel, ylabel="loss", title="value")
     right.set(xlabel=xlabel, ylabel="derivative", title="gradient")
     for axes in (left, right):

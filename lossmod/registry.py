@@ -1,6 +1,8 @@
-"""The registry: every loss of the course, by name, with its gradient and its facts.
+"""The registry: every loss of the course, by name, with its gradient and
+its facts.
 
-The tests sweep this mapping, so a loss gets every property test by being registered here.
+The tests sweep this mapping, so a loss gets every property test by being
+registered here.
 """
 
 from __future__ import annotations
@@ -14,35 +16,44 @@ from lossmod import classification, divergence, regression
 
 __all__ = ["LOSSES", "Loss"]
 
-InputSpace = Literal["values", "probabilities", "logits", "log-probabilities"]
-TargetSpace = Literal["values", "probabilities", "class indices", "distributions"]
+InputSpace = Literal[
+    "values", "probabilities", "logits", "log-probabilities"
+]
+TargetSpace = Literal[
+    "values", "probabilities", "class indices", "distributions"
+]
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A registered loss: value and gradient functions and the facts a reader checks them by.
+    """A registered loss: value and gradient functions and the facts a
+    reader checks them by.
 
     Attributes
     ----------
     name : str
         The function's name, e.g. ``"huber"``.
     value, grad : callable
-        ``value(first, target, **options)`` and ``grad(first, target, **options)``, the gradient
-        being with respect to the first argument, with its shape.
+        ``value(first, target, **options)`` and
+        ``grad(first, target, **options)``, the gradient being with respect
+        to the first argument, with its shape.
     input_space : str
-        What the first argument holds: "values", "probabilities", "logits" or "log-probabilities".
+        What the first argument holds: "values", "probabilities", "logits"
+        or "log-probabilities".
     target_space : str
-        What the second holds: "values", "probabilities" (per element), "class indices" or
-        "distributions" (rows summing to 1).
+        What the second holds: "values", "probabilities" (per element),
+        "class indices" or "distributions" (rows summing to 1).
     convex : bool
         Whether the loss is convex in its first argument.
     nonnegative : bool
         Whether every per-element loss (``reduction="none"``) is >= 0.
     likelihood : str
-        The distribution whose negative log-likelihood it is, or what it measures otherwise.
+        The distribution whose negative log-likelihood it is, or what it
+        measures otherwise.
     sums_last_axis : bool
-        Whether the loss of one sample sums over the last (class) axis, so that
-        ``reduction="none"`` returns one value per row rather than one per element.
+        Whether the loss of one sample sums over the last (class) axis, so
+        that ``reduction="none"`` returns one value per row rather than one
+        per element.
     reductions : tuple of str
         The accepted values of ``reduction``.
     """
@@ -60,33 +71,46 @@ class Loss:
 
 
 _ENTRIES = (
-    Loss("mse", regression.mse, regression.mse_grad, "values", "values", True, True,
-         "Gaussian noise with fixed variance"),
-    Loss("mae", regression.mae, regression.mae_grad, "values", "values", True, True,
-         "Laplace noise with fixed scale"),
-    Loss("huber", regression.huber, regression.huber_grad, "values", "values", True, True,
-         "Gaussian centre with Laplace tails (Huber's least favourable distribution)"),
-    Loss("smooth_l1", regression.smooth_l1, regression.smooth_l1_grad, "values", "values", True,
-         True, "Huber's, rescaled by 1 / delta (slope 1 in the tails)"),
-    Loss("pseudo_huber", regression.pseudo_huber, regression.pseudo_huber_grad, "values",
+    Loss("mse", regression.mse, regression.mse_grad, "values", "values",
+         True, True, "Gaussian noise with fixed variance"),
+    Loss("mae", regression.mae, regression.mae_grad, "values", "values",
+         True, True, "Laplace noise with fixed scale"),
+    Loss("huber", regression.huber, regression.huber_grad, "values",
          "values", True, True,
-         "the symmetric hyperbolic distribution, density ~ exp(-delta sqrt(delta^2 + r^2))"),
-    Loss("log_cosh", regression.log_cosh, regression.log_cosh_grad, "values", "values", True,
-         True, "the hyperbolic secant distribution, density proportional to 1 / cosh(r)"),
-    Loss("bce", classification.bce, classification.bce_grad, "probabilities", "probabilities",
-         True, True, "Bernoulli"),
-    Loss("bce_with_logits", classification.bce_with_logits, classification.bce_with_logits_grad,
-         "logits", "probabilities", True, True, "Bernoulli with a logistic link"),
-    Loss("cross_entropy", classification.cross_entropy, classification.cross_entropy_grad,
-         "logits", "class indices", True, True, "Categorical with a softmax link",
+         "Gaussian centre with Laplace tails "
+         "(Huber's least favourable distribution)"),
+    Loss("smooth_l1", regression.smooth_l1, regression.smooth_l1_grad,
+         "values", "values", True, True,
+         "Huber's, rescaled by 1 / delta (slope 1 in the tails)"),
+    Loss("pseudo_huber", regression.pseudo_huber,
+         regression.pseudo_huber_grad, "values", "values", True, True,
+         "the symmetric hyperbolic distribution, "
+         "density ~ exp(-delta sqrt(delta^2 + r^2))"),
+    Loss("log_cosh", regression.log_cosh, regression.log_cosh_grad,
+         "values", "values", True, True,
+         "the hyperbolic secant distribution, "
+         "density proportional to 1 / cosh(r)"),
+    Loss("bce", classification.bce, classification.bce_grad,
+         "probabilities", "probabilities", True, True, "Bernoulli"),
+    Loss("bce_with_logits", classification.bce_with_logits,
+         classification.bce_with_logits_grad, "logits", "probabilities",
+         True, True, "Bernoulli with a logistic link"),
+    Loss("cross_entropy", classification.cross_entropy,
+         classification.cross_entropy_grad, "logits", "class indices",
+         True, True, "Categorical with a softmax link",
          sums_last_axis=True),
-    Loss("kl_div", divergence.kl_div, divergence.kl_div_grad, "log-probabilities",
-         "distributions", True, False,
-         "Categorical: expected log-likelihood ratio of the target against the model",
+    Loss("kl_div", divergence.kl_div, divergence.kl_div_grad,
+         "log-probabilities", "distributions", True, False,
+         "Categorical: expected log-likelihood ratio of the target "
+         "against the model",
          reductions=divergence.KL_DIV_REDUCTIONS),
-    Loss("kl_divergence", divergence.kl_divergence, divergence.kl_divergence_grad,
-         "probabilities", "distributions", True, True,
-         "Categorical: expected log-likelihood ratio of p against q", sums_last_axis=True),
+    Loss("kl_divergence", divergence.kl_divergence,
+         divergence.kl_divergence_grad, "probabilities", "distributions",
+         True, True,
+         "Categorical: expected log-likelihood ratio of p against q",
+         sums_last_axis=True),
 )  # fmt: skip
 
-LOSSES: Mapping[str, Loss] = MappingProxyType({loss.name: loss for loss in _ENTRIES})
+LOSSES: Mapping[str, Loss] = MappingProxyType(
+    {loss.name: loss for loss in _ENTRIES}
+)

@@ -1,13 +1,17 @@
-"""Training a model with a loss: mini-batches, one backward pass, and ``fit``.
+"""Training a model with a loss: mini-batches, one backward pass, and
+``fit``.
 
-A loss is given by its name in ``lossmod.LOSSES``. Its gradient with respect to the model's
-output, ``lossmod.<name>_grad(output, target)``, is where backpropagation starts:
-:func:`loss_and_gradients` runs ``model.forward``, the loss, then ``model.backward`` of that
-gradient, and returns the loss and the gradients of every parameter. :func:`fit` repeats that on
-mini-batches drawn by :func:`batches` and lets an optimiser of ``lossmod.optim`` take the steps.
+A loss is given by its name in ``lossmod.LOSSES``. Its gradient with
+respect to the model's output, ``lossmod.<name>_grad(output, target)``, is
+where backpropagation starts: :func:`loss_and_gradients` runs
+``model.forward``, the loss, then ``model.backward`` of that gradient, and
+returns the loss and the gradients of every parameter. :func:`fit` repeats
+that on mini-batches drawn by :func:`batches` and lets an optimiser of
+``lossmod.optim`` take the steps.
 
-Targets: for a model with one output column (shape (N, 1)) a target of shape (N,) is taken as
-(N, 1); for ``cross_entropy`` the target is integer class indices of shape (N,).
+Targets: for a model with one output column (shape (N, 1)) a target of
+shape (N,) is taken as (N, 1); for ``cross_entropy`` the target is integer
+class indices of shape (N,).
 
 Explained in the chapter "Training a model with a loss".
 """
@@ -26,30 +30,45 @@ from lossmod.nn import Layer
 from lossmod.optim import Optimizer
 from lossmod.registry import LOSSES, Loss
 
-__all__ = ["History", "accuracy", "batches", "evaluate", "fit", "loss_and_gradients"]
+__all__ = [
+    "History",
+    "accuracy",
+    "batches",
+    "evaluate",
+    "fit",
+    "loss_and_gradients",
+]
 
 Array = NDArray[np.float64]
 Metric = Callable[[Array, NDArray[Any]], float]
 
 
 def batches(
-    n: int, batch_size: int, *, rng: np.random.Generator | None = None, shuffle: bool = True
+    n: int,
+    batch_size: int,
+    *,
+    rng: np.random.Generator | None = None,
+    shuffle: bool = True,
 ) -> Iterator[NDArray[np.intp]]:
-    """The index arrays of the mini-batches of one epoch (one pass over n examples).
+    """The index arrays of the mini-batches of one epoch (one pass over n
+    examples).
 
-    Each index 0, ..., n - 1 appears in exactly one batch; all batches have ``batch_size``
-    indices but the last, which has the rest (n mod batch_size, if that is not 0).
+    Each index 0, ..., n - 1 appears in exactly one batch; all batches have
+    ``batch_size`` indices but the last, which has the rest (n mod
+    batch_size, if that is not 0).
 
     Parameters
     ----------
     n : int
         Number of examples, >= 0.
     batch_size : int
-        Examples per batch, >= 1; ``batch_size >= n`` gives one batch (full-batch training).
+        Examples per batch, >= 1; ``batch_size >= n`` gives one batch
+        (full-batch training).
     rng : np.random.Generator
         Draws the order of the examples; needed when ``shuffle`` is true.
     shuffle : bool
-        A fresh random order every epoch (true), or 0, 1, ..., n - 1 (false).
+        A fresh random order every epoch (true), or 0, 1, ...,
+        n - 1 (false).
 
     Yields
     ------
@@ -58,29 +77,46 @@ def batches(
     _check_int("n", n, 0)
     _check_int("batch_size", batch_size, 1)
     if shuffle and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a np.random.Generator when shuffle=True; got {rng!r}")
-    order = rng.permutation(n) if shuffle and rng is not None else np.arange(n)
+        raise ValueError(
+            "rng must be a np.random.Generator when shuffle=True; "
+            f"got {rng!r}"
+        )
+    order = (
+        rng.permutation(n) if shuffle and rng is not None else np.arange(n)
+    )
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+    ):
+        raise ValueError(
+            f"{name} must be an integer >= {low}; got {value!r}"
+        )
 
 
 def _lookup(loss: str) -> Loss:
     if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(
-            f"loss must be a name in lossmod.LOSSES ({', '.join(LOSSES)}); got {loss!r}"
+            "loss must be a name in lossmod.LOSSES "
+            f"({', '.join(LOSSES)}); got {loss!r}"
         )
     return LOSSES[loss]
 
 
 def _target(entry: Loss, output: Array, y: ArrayLike) -> NDArray[Any]:
-    """``y``, as (N, 1) when the model has one output column and ``y`` has shape (N,)."""
+    """``y``, as (N, 1) when the model has one output column and ``y`` has
+    shape (N,)."""
     target = np.asarray(y)
-    one_column = output.ndim == 2 and output.shape[1] == 1 and target.shape == output.shape[:1]
+    one_column = (
+        output.ndim == 2
+        and output.shape[1] == 1
+        and target.shape == output.shape[:1]
+    )
     if entry.target_space != "class indices" and one_column:
         return target[:, None]
     return target
@@ -94,11 +130,12 @@ def loss_and_gradients(
     *,
     loss_options: Mapping[str, Any] | None = None,
 ) -> tuple[float, list[Array]]:
-    """The loss of ``model`` on (X, y) and its gradient for every parameter.
+    """The loss of ``model`` on (X, y) and its gradient for every
+    parameter.
 
-    Forward pass: output = model(X), value = loss(output, y). Backward pass:
-    model.backward(loss_grad(output, y)), which leaves dL/d(parameter) in
-    ``model.gradients()``.
+    Forward pass: output = model(X), value = loss(output, y). Backward
+    pass: model.backward(loss_grad(output, y)), which leaves
+    dL/d(parameter) in ``model.gradients()``.
 
     Parameters
     ----------
@@ -140,15 +177,21 @@ def evaluate(
     :func:`loss_and_gradients`."""
     entry = _lookup(loss)
     output = model.forward(X)
-    return float(entry.value(output, _target(entry, output, y), **dict(loss_options or {})))
+    return float(
+        entry.value(
+            output, _target(entry, output, y), **dict(loss_options or {})
+        )
+    )
 
 
-def accuracy(output: ArrayLike, target: ArrayLike, *, threshold: float = 0.0) -> float:
+def accuracy(
+    output: ArrayLike, target: ArrayLike, *, threshold: float = 0.0
+) -> float:
     """Fraction of correct predictions from logits.
 
-    Output of shape (N, C) with C >= 2: the predicted class is the argmax of each row. Output of
-    shape (N, 1) or (N,): class 1 where the logit is > ``threshold`` (0 for logits, use 0.5 for
-    probabilities).
+    Output of shape (N, C) with C >= 2: the predicted class is the argmax
+    of each row. Output of shape (N, 1) or (N,): class 1 where the logit
+    is > ``threshold`` (0 for logits, use 0.5 for probabilities).
 
     Parameters
     ----------
@@ -168,7 +211,8 @@ def accuracy(output: ArrayLike, target: ArrayLike, *, threshold: float = 0.0) ->
         predicted = (scores.reshape(-1) > threshold).astype(int)
     if predicted.shape != labels.shape:
         raise ValueError(
-            f"target must have shape ({predicted.shape[0]},) for output of shape {scores.shape}; "
+            f"target must have shape ({predicted.shape[0]},) "
+            f"for output of shape {scores.shape}; "
             f"got {np.shape(target)}"
         )
     return float(np.mean(predicted == labels))
@@ -176,19 +220,21 @@ def accuracy(output: ArrayLike, target: ArrayLike, *, threshold: float = 0.0) ->
 
 @dataclass
 class History:
-    """What :func:`fit` records, once before training and after every epoch.
+    """What :func:`fit` records, once before training and after every
+    epoch.
 
     Attributes
     ----------
     epoch : list of int
         0, 1, ..., epochs (0 is the untrained model).
     loss : list of float
-        The loss on the whole training set, as :func:`evaluate` computes it.
+        The loss on the whole training set, as :func:`evaluate` computes
+        it.
     val_loss : list of float
         The loss on the validation set (empty without one).
     metrics : dict of str to list of float
-        Each metric on the training set under its name, e.g. "accuracy", and on the validation
-        set under "val_<name>".
+        Each metric on the training set under its name, e.g. "accuracy",
+        and on the validation set under "val_<name>".
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -197,14 +243,19 @@ class History:
     metrics: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _check_data(names: tuple[str, str], X: ArrayLike, y: ArrayLike) -> tuple[Array, NDArray[Any]]:
+def _check_data(
+    names: tuple[str, str], X: ArrayLike, y: ArrayLike
+) -> tuple[Array, NDArray[Any]]:
     inputs, targets = np.asarray(X, dtype=np.float64), np.asarray(y)
     if inputs.ndim != 2 or inputs.shape[0] == 0:
-        raise ValueError(f"{names[0]} must have shape (N, d) with N >= 1; got {inputs.shape}")
+        raise ValueError(
+            f"{names[0]} must have shape (N, d) with N >= 1; "
+            f"got {inputs.shape}"
+        )
     if targets.ndim == 0 or targets.shape[0] != inputs.shape[0]:
         raise ValueError(
-            f"{names[1]} must have one row per row of {names[0]} ({inputs.shape[0]}); "
-            f"got shape {targets.shape}"
+            f"{names[1]} must have one row per row of {names[0]} "
+            f"({inputs.shape[0]}); got shape {targets.shape}"
         )
     return inputs, targets
 
@@ -239,20 +290,23 @@ def fit(
         A name in ``lossmod.LOSSES``.
     X : array_like, shape (N, d)
     y : array_like, shape (N,) or (N, k)
-        Targets as the loss takes them (integer class indices for "cross_entropy").
+        Targets as the loss takes them (integer class indices for
+        "cross_entropy").
     optimizer : lossmod.optim.Optimizer
         E.g. ``optim.SGD(lr=0.1)``.
     epochs : int
         Passes over the training set, >= 0.
     batch_size : int
-        Examples per step, >= 1; ``batch_size >= N`` is full-batch gradient descent.
+        Examples per step, >= 1; ``batch_size >= N`` is full-batch gradient
+        descent.
     rng : np.random.Generator
-        Draws the order of the examples each epoch; the same seed (with the same initial model)
-        gives the same history.
+        Draws the order of the examples each epoch; the same seed (with the
+        same initial model) gives the same history.
     shuffle : bool
         Reshuffle every epoch (true) or keep the data's order.
     metrics : mapping of str to callable, optional
-        ``metric(output, y) -> float``, e.g. ``{"accuracy": train.accuracy}``.
+        ``metric(output, y) -> float``, e.g.
+        ``{"accuracy": train.accuracy}``.
     validation : (X_val, y_val), optional
         Data on which the loss and the metrics are also recorded.
     loss_options : mapping, optional
@@ -268,29 +322,44 @@ def fit(
     _check_int("epochs", epochs, 0)
     _check_int("batch_size", batch_size, 1)
     if not isinstance(optimizer, Optimizer):
-        raise ValueError(f"optimizer must be a lossmod.optim.Optimizer; got {optimizer!r}")
+        raise ValueError(
+            "optimizer must be a lossmod.optim.Optimizer; "
+            f"got {optimizer!r}"
+        )
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a np.random.Generator; got {rng!r}")
     sets = {"": (inputs, targets)}
     if validation is not None:
-        sets["val_"] = _check_data(("validation[0]", "validation[1]"), *validation)
+        sets["val_"] = _check_data(
+            ("validation[0]", "validation[1]"), *validation
+        )
     history = History()
 
     def record(epoch: int) -> None:
         history.epoch.append(epoch)
         for prefix, (data, labels) in sets.items():
             output = model.forward(data)
-            value = float(entry.value(output, _target(entry, output, labels), **options))
+            value = float(
+                entry.value(
+                    output, _target(entry, output, labels), **options
+                )
+            )
             (history.val_loss if prefix else history.loss).append(value)
             for name, metric in (metrics or {}).items():
-                history.metrics.setdefault(prefix + name, []).append(float(metric(output, labels)))
+                history.metrics.setdefault(prefix + name, []).append(
+                    float(metric(output, labels))
+                )
 
     options = dict(loss_options or {})
     record(0)
     for epoch in range(1, epochs + 1):
-        for batch in batches(len(inputs), batch_size, rng=rng, shuffle=shuffle):
-            _, grads = loss_and_gradients(model, loss, inputs[batch], targets[batch],
-                                          loss_options=options)  # fmt: skip
+        for batch in batches(
+            len(inputs), batch_size, rng=rng, shuffle=shuffle
+        ):
+            _, grads = loss_and_gradients(
+                model, loss, inputs[batch], targets[batch],
+                loss_options=options,
+            )  # fmt: skip
             optimizer.step(model.parameters(), grads)
         record(epoch)
     return history
