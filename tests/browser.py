@@ -144,6 +144,20 @@ def _performance_requests(driver: Any) -> list[str]:
     return urls
 
 
+def _settle(driver: Any, timeout: float = 10.0) -> None:
+    """Wait until the page has loaded and is not a redirect (the book's index.html refreshes to
+    the introduction at once; inspecting it mid-redirect mixed the two pages)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(_SETTLED))
+
+
+_SETTLED = """
+return document.readyState === 'complete'
+    && !document.querySelector('meta[http-equiv="Refresh" i]');
+"""
+
+
 def audit_page(driver: Any, url: str, base: str) -> list[str]:
     """Open ``url`` and return what is wrong with it (an empty list for a good page).
 
@@ -155,6 +169,7 @@ def audit_page(driver: Any, url: str, base: str) -> list[str]:
     driver.get_log("browser")  # discard what earlier pages logged
     driver.get_log("performance")
     driver.get(url)
+    _settle(driver)
     status = driver.execute_async_script(_WAIT_FOR_MATHJAX)
     page = driver.execute_script(_INSPECT)
     problems = []

@@ -41,6 +41,7 @@ def _start_kernel_with_retry(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("unreachable")
 
 
+KERNEL_DIED = "Kernel died before replying to kernel_info"
 _nbval_start_new_kernel = nbval.kernel.start_new_kernel
 nbval.kernel.start_new_kernel = _start_kernel_with_retry
 
@@ -77,6 +78,10 @@ def html_dir() -> Path:
         if not (stamp.is_file() and stamp.read_text() == run):
             stamp.unlink(missing_ok=True)
             result = build_book(ROOT, *STRICT)
+            if result.returncode != 0 and KERNEL_DIED in result.stdout + result.stderr:
+                # A kernel that died at start-up (see _start_kernel_with_retry), not the book.
+                warnings.warn(f"book build retried: {KERNEL_DIED}", stacklevel=1)
+                result = build_book(ROOT, *STRICT)
             assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
             stamp.write_text(run)
     return build_dir / "html"
