@@ -35,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "EXERCISES",
@@ -77,6 +78,20 @@ class Case:
             parts += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
         text = ", ".join(parts)
         return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def reduction_cases(
+    pred: NDArray[Any], target: NDArray[Any], array_case: str
+) -> tuple[Case, ...]:
+    """The public cases of a regression loss with a ``reduction``
+    argument: four values reduced by "mean", "sum" and "none", then the
+    same values as a (2, 2) array, named ``array_case``, by "mean"."""
+    return (
+        Case("four values, mean", (pred, target)),
+        Case("four values, sum", (pred, target), {"reduction": "sum"}),
+        Case("four values, none", (pred, target), {"reduction": "none"}),
+        Case(array_case, (pred.reshape(2, 2), target.reshape(2, 2))),
+    )
 
 
 def _short(value: Any) -> str:

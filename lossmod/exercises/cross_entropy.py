@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -114,10 +115,11 @@ def _lossmod_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
     return float(lossmod.cross_entropy(logits, labels))
 
 
-def _hidden_cross_entropy_cases(
-    rng: np.random.Generator,
-) -> tuple[Case, ...]:
-    labels = rng.integers(0, 5, size=6)
+def _around_1e3(
+    rng: np.random.Generator, labels: NDArray[Any]
+) -> tuple[Case, Case]:
+    """Logits near +1e3 and near -1e3: a naive exp overflows or
+    underflows on every row."""
     return (
         Case(
             "logits around +1e3", (1e3 + rng.normal(size=(6, 5)), labels)
@@ -125,6 +127,15 @@ def _hidden_cross_entropy_cases(
         Case(
             "logits around -1e3", (-1e3 + rng.normal(size=(6, 5)), labels)
         ),
+    )
+
+
+def _hidden_cross_entropy_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
+    labels = rng.integers(0, 5, size=6)
+    return (
+        *_around_1e3(rng, labels),
         Case(
             "logits of size 1e4, both signs",
             (1e4 * rng.normal(size=(6, 5)), labels),
@@ -203,12 +214,7 @@ def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         1e3, 1e4, size=(6, 5)
     )
     return (
-        Case(
-            "logits around +1e3", (1e3 + rng.normal(size=(6, 5)), labels)
-        ),
-        Case(
-            "logits around -1e3", (-1e3 + rng.normal(size=(6, 5)), labels)
-        ),
+        *_around_1e3(rng, labels),
         Case(
             "logits between 1e3 and 1e4 in size, both signs",
             (large, labels),

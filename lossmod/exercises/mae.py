@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import lossmod
-from lossmod.exercises import Case, Exercise
+from lossmod.exercises import Case, Exercise, reduction_cases
 
 
 def mean_absolute_error(
@@ -255,21 +255,7 @@ EXERCISES = (
         id="mae-1",
         task="mean absolute error with a reduction argument",
         solution=mean_absolute_error,
-        cases=(
-            Case("four values, mean", (_PRED, _TARGET)),
-            Case(
-                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
-            ),
-            Case(
-                "four values, none",
-                (_PRED, _TARGET),
-                {"reduction": "none"},
-            ),
-            Case(
-                "a (2, 2) array",
-                (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
-            ),
-        ),
+        cases=reduction_cases(_PRED, _TARGET, "a (2, 2) array"),
         oracle=_lossmod_mae,
         hidden=_hidden_mae_cases,
         rtol=1e-10,

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import lossmod
-from lossmod.exercises import Case, Exercise
+from lossmod.exercises import Case, Exercise, reduction_cases
 
 
 def mean_squared_error(
@@ -242,21 +242,7 @@ EXERCISES = (
         id="mse-1",
         task="mean squared error with a reduction argument",
         solution=mean_squared_error,
-        cases=(
-            Case("four values, mean", (_PRED, _TARGET)),
-            Case(
-                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
-            ),
-            Case(
-                "four values, none",
-                (_PRED, _TARGET),
-                {"reduction": "none"},
-            ),
-            Case(
-                "a (2, 2) array",
-                (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
-            ),
-        ),
+        cases=reduction_cases(_PRED, _TARGET, "a (2, 2) array"),
         oracle=_lossmod_mse,
         hidden=_hidden_mse_cases,
         rtol=1e-10,
@@ -266,21 +252,7 @@ EXERCISES = (
         id="mse-2",
         task="gradient of the mean squared error",
         solution=mean_squared_error_gradient,
-        cases=(
-            Case("four values, mean", (_PRED, _TARGET)),
-            Case(
-                "four values, sum", (_PRED, _TARGET), {"reduction": "sum"}
-            ),
-            Case(
-                "four values, none",
-                (_PRED, _TARGET),
-                {"reduction": "none"},
-            ),
-            Case(
-                "a (2, 2) array, mean",
-                (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
-            ),
-        ),
+        cases=reduction_cases(_PRED, _TARGET, "a (2, 2) array, mean"),
         oracle=_numerical_mse_gradient,
         hidden=_hidden_gradient_cases,
         rtol=1e-10,
