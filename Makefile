@@ -28,11 +28,11 @@ endif
 # Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml instructor/pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-	    -c requirements/constraints.txt -e '.[test]'
+	    -c requirements/constraints.txt -e '.[test]' -e ./instructor
 	touch $@
 
 ## book: build the HTML book into _build/html (notebooks executed, warnings are errors)
@@ -44,8 +44,8 @@ book: $(STAMP)
 test: lint types browser-deps pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lossmod tests tools _ext benchmarks
-	$(BIN)/ruff format --check lossmod tests tools _ext benchmarks
+	$(BIN)/ruff check lossmod instructor tests tools _ext benchmarks
+	$(BIN)/ruff format --check lossmod instructor tests tools _ext benchmarks
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -63,9 +63,9 @@ browser-deps:
 offline: book browser-deps
 	$(BIN)/python tools/offline_copy.py --html _build/html --out _build/offline
 
-## learner: the learner edition in _build/learner: the book without solutions, and the notebooks
-## without solution cells, to hand out
-learner: book
+## learner: the learner's hand-out in _build/learner: README, the book and every lesson notebook
+## with every exercise and no answers, the lossmod wheel without the course platform
+learner: $(STAMP)
 	$(BIN)/python tools/learner_edition.py --out _build/learner
 
 ## bench: lossmod's speed against torch, scikit-learn, scipy and the machine's limits (a table)
@@ -77,10 +77,25 @@ bench:
 	    -c $(BENCH)/constraints.txt -e '.[bench]'
 	$(BENCH)/bin/python benchmarks/losses.py
 
-## lab: open the chapters in Jupyter Lab, in the same environment
-lab: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[lab]'
-	$(BIN)/jupyter lab chapters
+## lab: open the learner notebooks (built by `make learner` when missing) in Jupyter Lab, MyST
+## rendered as in the book; LAB_DIR=chapters opens the instructor's notebooks, LAB_ARGS passes
+## flags to `jupyter lab`
+LAB_DIR   ?= _build/learner/notebooks
+LAB_ARGS  ?=
+LAB_STAMP := $(VENV)/.lab-installed
+# Jupyter refuses to start as root without --allow-root (containers often run as root).
+LAB_ROOT  := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+$(LAB_STAMP): $(STAMP) pyproject.toml requirements/constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	    -c requirements/constraints.txt -e '.[lab]'
+	touch $@
+
+lab: $(LAB_STAMP)
+	@test -d '$(LAB_DIR)' || [ '$(LAB_DIR)' != _build/learner/notebooks ] || $(MAKE) --no-print-directory learner
+	@test -d '$(LAB_DIR)' || { echo "No $(LAB_DIR): no such folder;" \
+	  "\`make lab LAB_DIR=chapters\` opens the instructor's notebooks."  >&2; exit 1; }
+	$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) '$(LAB_DIR)'
 
 ## execute: run notebooks in place and store their outputs (NB=chapters/x.ipynb; default: all)
 execute: $(STAMP)

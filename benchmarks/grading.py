@@ -36,9 +36,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from lossmod.exercises import EXERCISES  # noqa: E402
-from lossmod.exercises._sync import TAG, stub_cells  # noqa: E402
-from lossmod.grading import batch, sandbox  # noqa: E402
+from lossmod_instructor.exercises import EXERCISES  # noqa: E402
+from lossmod_instructor.grading import batch, sandbox  # noqa: E402
+from lossmod_instructor.sync import TAG, stub_cells  # noqa: E402
 
 SEED = 20261122
 VARIANTS = ("honest", "honest", "untouched", "wrong")

@@ -1,6 +1,5 @@
-"""``python -m lossmod check NOTEBOOK`` and
-``python -m lossmod grade SUBMISSION... --out DIR`` (the ``lossmod``
-command): see :mod:`lossmod.grading.cli`."""
+"""``python -m lossmod``: the ``lossmod`` command
+(see :mod:`lossmod.exercises.cli`)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lossmod.grading.cli import main as cli
+    from lossmod.exercises.cli import main as cli
 
     return cli(sys.argv[1:] if argv is None else argv)
 

@@ -1,19 +1,26 @@
-"""The exercise registry: every solution agrees with an independent oracle, the checker tells
-right from wrong from untouched, and the notebooks' starting cells are derived from the
-solutions."""
+"""The exercises: every reference solution agrees with an independent oracle; the learners'
+catalogue holds every exercise of the book with the solutions' public answers and nothing else;
+the checker tells right from wrong from untouched and names the likely slip; the notebooks'
+starting cells are derived from the solutions."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from lossmod_instructor import publish
+from lossmod_instructor.exercises import EXERCISES, Exercise, starter_cell, stub_source
+from lossmod_instructor.sync import stale_cells, stub_cells
 
-from lossmod.exercises import EXERCISES, Case, Exercise, check, compare, starter_cell, stub_source
-from lossmod.exercises._sync import stale_cells, stub_cells
+from lossmod.exercises import CATALOGUE, Case, check, compare
+from lossmod.exercises._data import encode
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = sorted(EXERCISES)
@@ -60,7 +67,8 @@ def test_exercise_is_well_formed(exercise_id: str) -> None:
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_checker_tells_right_wrong_and_untouched(exercise_id: str) -> None:
     """The solution passes; the untouched stub is 'not attempted'; an answer off by one fails
-    every case; a function that raises is reported with the error's name."""
+    every case with a finite answer (NaN + 1 is NaN, which a NaN answer expects); a function that
+    raises is reported with the error's name."""
     exercise = EXERCISES[exercise_id]
     assert check(exercise_id, exercise.solution).passed
     namespace: dict[str, Any] = {"np": np}
@@ -75,8 +83,12 @@ def test_checker_tells_right_wrong_and_untouched(exercise_id: str) -> None:
         return np.asarray(exercise.solution(*args, **kwargs), dtype=float) + 1.0
 
     report = check(exercise_id, off_by_one)
-    assert report.status == "failed" and not any(r.passed for r in report.results)
-    assert report.score == 0.0
+    finite = [
+        bool(np.isfinite(np.asarray(c.call(exercise.solution), float)).any())
+        for c in exercise.cases
+    ]
+    assert report.status == "failed"
+    assert not any(r.passed for r, f in zip(report.results, finite, strict=True) if f)
 
     def raises(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("oops")
@@ -106,8 +118,71 @@ def test_every_starting_cell_is_up_to_date() -> None:
 
 
 def test_unknown_exercise_names_the_argument() -> None:
-    with pytest.raises(ValueError, match=r"^exercise_id must be one of the registered exercises"):
+    with pytest.raises(ValueError, match=r"^exercise_id must be the id of an exercise of the book"):
         check("no-such-exercise-1", lambda: None)
+    with pytest.raises(ValueError, match=r"'mse-5' is a written exercise \(Exercise 3.5"):
+        check("mse-5", lambda: None)
+    with pytest.raises(TypeError, match=r"^function must be the function you wrote"):
+        check("mse-1", "mean_squared_error")  # type: ignore[arg-type]
+
+
+def test_catalogue_is_published_from_the_solutions() -> None:
+    """lossmod/exercises/catalogue.json is what `python -m lossmod_instructor publish` writes
+    now: run it after changing an exercise or its chapter."""
+    assert publish.TARGET.read_text() == publish.render()
+
+
+def test_catalogue_holds_every_exercise_of_the_book_in_order() -> None:
+    """Every `{exercise}` of the book is in the catalogue, numbered as the book numbers it
+    (chapter, then rank), code exercises with their function and public cases, the written ones
+    with a task; the registry's code exercises are exactly the catalogue's."""
+    labels = []
+    for _, number, path in publish.numbered_chapters():
+        found = re.findall(r"\{exercise\}\n:label: (\S+)", publish.chapter_text(path))
+        labels += [(label, f"{number}.{rank}") for rank, label in enumerate(found, start=1)]
+    assert [(e.id, e.number) for e in CATALOGUE.values()] == labels
+    assert len(labels) >= 52
+    assert ("mse-2", "3.2") in labels and ("what-is-a-loss-1", "2.1") in labels
+    assert {e.id for e in CATALOGUE.values() if e.kind == "code"} == set(EXERCISES)
+    for exercise in CATALOGUE.values():
+        assert exercise.task and exercise.chapter_title
+        if exercise.kind == "code":
+            assert exercise.function == EXERCISES[exercise.id].function_name
+            assert [c.name for c in exercise.cases] == [
+                c.name for c in EXERCISES[exercise.id].cases
+            ]
+        else:
+            assert exercise.kind == "written" and not exercise.cases
+
+
+def test_catalogue_holds_no_hidden_case_and_no_solution_source() -> None:
+    """The catalogue's public cases are the registry's public cases; no hidden case name and no
+    line of a solution's body is in the file."""
+    text = publish.TARGET.read_text()
+    stored = {e["id"]: e for e in json.loads(text)["exercises"]}
+    for exercise in EXERCISES.values():
+        public = [c.name for c in exercise.cases]
+        assert [c["name"] for c in stored[exercise.id]["cases"]] == public
+        assert exercise.hidden is not None
+        hidden = {c.name for c in exercise.hidden(np.random.default_rng(1))} - set(public)
+        assert hidden, exercise.id
+        source = inspect.getsource(exercise.solution).splitlines()
+        body = [line.strip() for line in source if len(line.strip()) > 30]
+        assert not [line for line in body if line in text and not line.startswith(('"', "'"))]
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_public_answers_survive_the_catalogue_exactly(exercise_id: str) -> None:
+    """Each public case reads back from the JSON with the same inputs and the reference
+    solution's answer to the last bit (dtype and shape included)."""
+    for stored, case in zip(
+        CATALOGUE[exercise_id].cases, EXERCISES[exercise_id].cases, strict=True
+    ):
+        expected = np.asarray(case.call(EXERCISES[exercise_id].solution))
+        assert stored.expected.dtype == expected.dtype and stored.expected.shape == expected.shape
+        np.testing.assert_array_equal(stored.expected, expected)
+        assert encode(stored.args) == encode(case.args)  # the same bits, types and shapes
+        assert encode(dict(stored.kwargs)) == encode(dict(case.kwargs))
 
 
 def test_compare_explains_each_kind_of_mismatch() -> None:
@@ -119,9 +194,70 @@ def test_compare_explains_each_kind_of_mismatch() -> None:
     assert "shape (2, 1), expected shape (2,)" in str(
         compare(np.zeros((2, 1)), np.zeros(2), rtol=1e-7, atol=0)
     )
-    assert "expected 2.0, got 3.0" in str(compare(3.0, 2.0, rtol=1e-7, atol=0))
+    assert "expected 2, got 3." in str(compare(3.0, 2.0, rtol=1e-7, atol=0))
     assert "1 of 2 values differ; first at index (1,)" in str(
         compare([1.0, 5.0], [1.0, 2.0], rtol=1e-7, atol=0)
     )
-    assert "not a number" in str(compare("abc", 1.0, rtol=1e-7, atol=0))
     assert compare([np.inf], [1.0], rtol=1e-7, atol=0) is not None
+
+
+@pytest.mark.parametrize("answer", ["0.2875", b"0.2875", ["0.2875"], {"a": 1}, [1.0, None], 1j])
+def test_compare_rejects_what_is_not_a_number(answer: Any) -> None:
+    """Text (even of the right number), objects and complex numbers are refused with a sentence
+    saying so, never converted."""
+    problem = compare(answer, 0.2875, rtol=1e-7, atol=0)
+    assert (problem is not None and "not a number" in problem) or "complex" in str(problem)
+    assert "text" in str(compare("0.2875", 0.2875, rtol=1e-7, atol=0))
+    assert "True/False" in str(compare(True, 1.0, rtol=1e-7, atol=0))
+
+
+def test_compare_prints_the_digits_that_differ() -> None:
+    """Numbers are shown with the fewest digits (at least 4) that tell them apart: no float
+    noise such as 0.2874999999999999."""
+    assert "expected 0.2875, got 0.3." in str(compare(0.3, 0.2874999999999999, rtol=1e-10, atol=0))
+    assert "expected 1.000001, got 1.000002" in str(compare(1.000002, 1.000001, rtol=1e-10, atol=0))
+
+
+def test_compare_names_the_slip() -> None:
+    """A constant factor that is the number of elements, the batch size, the number of classes
+    (or "mean" for "batchmean"), 2, or a sign, is named; a transposed or column-shaped answer
+    too. The expected values are built by hand from the slip."""
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    case = Case("c", (x, x))
+    expected = np.array([0.5, -1.5, 2.0])
+    hint = compare(6 * expected, expected, rtol=1e-9, atol=0, case=case)
+    assert "6 times too large: the number of elements n = 6" in str(hint)
+    assert "2 times too small: the batch size N = 2" in str(
+        compare(expected / 2, expected, rtol=1e-9, atol=0, case=case)
+    )
+    assert "3 times too large: the number of classes C = 3" in str(
+        compare(3 * expected, expected, rtol=1e-9, atol=0, case=case)
+    )
+    batchmean = Case("c", (x, x), {"reduction": "batchmean"})
+    assert '"batchmean" by the batch size N' in str(
+        compare(expected / 3, expected, rtol=1e-9, atol=0, case=batchmean)
+    )
+    assert "wrong sign" in str(compare(-expected, expected, rtol=1e-9, atol=0, case=case))
+    assert "transposed" in str(compare(x.T, x, rtol=1e-9, atol=0))
+    assert "axis of length 1" in str(compare(expected[:, None], expected, rtol=1e-9, atol=0))
+    assert "Hint" not in str(compare(expected + 1, expected, rtol=1e-9, atol=0, case=case))
+
+
+def test_listing_and_help_are_plain_and_complete() -> None:
+    """`lossmod exercises` lists every exercise (written ones too) with its number, chapter and
+    task; `--help` prints plain text and exits 0."""
+    run = subprocess.run([sys.executable, "-m", "lossmod", "exercises"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    for exercise in CATALOGUE.values():
+        assert f"Exercise {exercise.number}" in run.stdout and exercise.id in run.stdout
+    assert "Chapter 3, Mean squared error (mse)" in run.stdout
+    assert f"{len(CATALOGUE)} exercises" in run.stdout
+    for command in (
+        ["lossmod.exercises", "--help"],
+        ["lossmod", "--help"],
+        ["lossmod", "check", "-h"],
+    ):
+        run = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
+                             check=False)  # fmt: skip
+        assert run.returncode == 0 and run.stdout.startswith("usage: lossmod")
+        assert "``" not in run.stdout and ":func:" not in run.stdout

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lossmod_instructor.exercises
 import numpy as np
 import pytest
 from grading_fixtures import EXERCISE_ID, FIXTURES, Fixture, expected_score
-
-from lossmod.exercises import EXERCISES
-from lossmod.grading.scoring import exercise_checks
+from lossmod_instructor.exercises import EXERCISES
+from lossmod_instructor.grading.scoring import exercise_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261123
@@ -116,6 +116,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
             ]
         ),
         "__PORT__": str(listener.getsockname()[1]),
+        "__REFERENCE__": repr(str(Path(lossmod_instructor.exercises.__file__).parent)),
     }
     for fixture in FIXTURES:
         (submissions / f"{fixture.name}.ipynb").write_bytes(fixture.build(values))

@@ -1,4 +1,4 @@
-"""Grading in the library (lossmod.grading.batch): every reference solution gets full marks; a
+"""Grading in the library (lossmod_instructor.grading.batch): every reference solution gets full marks; a
 function calling the reference it should re-implement earns nothing for that exercise only; a
 check that hangs or crashes costs its own exercise, not the others; lesson code may use the
 references outside the checks."""
@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from grading_fixtures import SYNTHETIC, solution_notebook, synthetic_notebook
-
-from lossmod.exercises import EXERCISES
-from lossmod.grading import batch, sandbox
+from lossmod_instructor.exercises import EXERCISES
+from lossmod_instructor.grading import batch, sandbox
 
 SEED = 424242
 LIMITS = sandbox.Limits(check_timeout=1.0, notebook_timeout=8.0, memory=768 << 20)

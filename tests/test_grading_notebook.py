@@ -1,4 +1,4 @@
-"""Reading notebooks without running them (lossmod.grading.notebook): structure checked, check
+"""Reading notebooks without running them (lossmod.exercises.notebook): structure checked, check
 lines found, IPython syntax never executed, and only definitions run outside exercise cells."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import ast
 import pytest
 from grading_fixtures import notebook as build
 
-from lossmod.grading import notebook
+from lossmod.exercises import notebook
 
 
 def test_check_lines_name_the_exercise_and_the_function() -> None:

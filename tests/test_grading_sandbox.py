@@ -1,4 +1,4 @@
-"""The child's confinement and the end of its processes (lossmod.grading.sandbox, .confine):
+"""The child's confinement and the end of its processes (lossmod_instructor.grading.sandbox, .confine):
 processes a submission starts are all killed, including one that left its process group; a
 fork bomb meets RLIMIT_NPROC (as a non-root user) and the group kill."""
 
@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from grading_fixtures import PRELUDE, Fixture, exercise_cell
+from lossmod_instructor.grading import confine, sandbox
 from test_grading import leftover_processes, lossmod_cli
-
-from lossmod.grading import confine, sandbox
 
 _FORK_TREE = """
 import os, time
@@ -93,7 +92,7 @@ def test_confinement_in_a_plain_child(tmp_path: Path) -> None:
 import os, socket, sys
 from pathlib import Path
 import lossmod
-from lossmod.grading import confine
+from lossmod_instructor.grading import confine
 package = Path(lossmod.__file__).parent
 trees = confine.readable_trees([Path(sys.prefix), Path(sys.base_prefix), package], [package / "exercises"])
 confine.landlock(trees, [Path({str(scratch)!r})])

@@ -1,4 +1,4 @@
-"""Scoring (lossmod.grading.scoring): hidden cases depend on the seed and the exercise only; an
+"""Scoring (lossmod_instructor.grading.scoring): hidden cases depend on the seed and the exercise only; an
 answer passes on dtype kind, exact shape, finiteness and the exercise's tolerances; hidden
 feedback shows no values; the references a function may not call are the right ones."""
 
@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from grading_fixtures import EXERCISE_ID, SYNTHETIC
-
-from lossmod.exercises import EXERCISES
-from lossmod.grading import scoring, wire
+from lossmod_instructor.exercises import EXERCISES
+from lossmod_instructor.grading import scoring, wire
 
 
 def verdict(value: Any, hidden: bool = False) -> scoring.Verdict:

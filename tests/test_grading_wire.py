@@ -1,4 +1,4 @@
-"""The wire protocol (lossmod.grading.wire): inputs and answers survive the trip exactly, NaN,
+"""The wire protocol (lossmod_instructor.grading.wire): inputs and answers survive the trip exactly, NaN,
 infinities and -0.0 included; anything that is not plain, well-formed data is refused."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from lossmod.grading import wire
+from lossmod_instructor.grading import wire
 
 
 def trip(value: Any) -> Any:
@@ -25,7 +24,7 @@ def test_inputs_round_trip_exactly() -> None:
     assert np.signbit(back[0][0, 1])
     assert back[1].dtype == np.int64 and back[2].dtype == np.bool_
     assert back[3:6] == (2, "sum", None) and back[6][1] == np.inf
-    with pytest.raises(TypeError, match="cannot send a check input of type object"):
+    with pytest.raises(TypeError, match="cannot encode a value of type object"):
         wire.encode_input(object())
 
 

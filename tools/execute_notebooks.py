@@ -1,7 +1,8 @@
 """Execute chapter notebooks in place and store their outputs (what nbval then compares).
 
 Usage: ``make execute`` (every notebook) or ``make execute NB=chapters/mse.ipynb``. The starting
-cells of exercises are first brought up to date with their solutions.
+cells of exercises are first brought up to date with their solutions, and the learners' catalogue
+of public checks is republished.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import time
 from pathlib import Path
 
 import nbformat
+from lossmod_instructor.publish import publish
+from lossmod_instructor.sync import sync
 from nbclient import NotebookClient
-
-from lossmod.exercises._sync import sync
 
 
 def main(paths: list[str]) -> int:
     notebooks = [Path(p) for p in paths] or sorted(Path("chapters").rglob("*.ipynb"))
+    publish()
     for notebook in notebooks:
         sync(notebook)
         start = time.perf_counter()

@@ -1,80 +1,135 @@
-"""The learner edition of the course, built from the same sources as the instructor's book.
+"""The learner's hand-out, built from the same sources as the instructor's book, with no answers.
 
-- ``<out>/html``: the HTML book without any exercise solution (sphinx-exercise's
-  ``hide_solutions``), built from the notebooks' stored outputs;
-- ``<out>/notebooks/chapters``: the lesson notebooks without solution cells and without the
-  hidden cells that call the reference solutions, ready to hand out.
+``<out>/`` (``_build/learner`` by default) holds:
 
-Usage: ``make learner`` (writes ``_build/learner``), or
-``python tools/learner_edition.py --out DIR``.
+- ``README.md``: the two commands a learner runs (install, open Jupyter Lab), and what is here;
+- ``notebooks/``: every lesson notebook with every exercise: the questions kept, the
+  ``{solution}`` blocks removed, and the cells tagged ``instructor-only`` (hidden checks that use
+  the reference solutions or reveal an exercise's answer) dropped;
+- ``html/``: the learner's HTML book, built strictly from those notebooks (their stored outputs;
+  so the pages' sources and download buttons serve the learner notebooks too);
+- ``lossmod-<version>-py3-none-any.whl``: the library and the learner's checker, without the
+  course platform, and ``constraints.txt``: the exact versions the course is tested with.
+
+Usage: ``make learner``, or ``python tools/learner_edition.py --out DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR_TAG = "instructor-only"
+_FENCE = re.compile(r"^(:{3,})\{(\w[\w-]*)\}")
 
 
-def is_solution_cell(cell: dict[str, Any]) -> bool:
-    """A markdown cell holding a ``{solution}`` directive, or a hidden cell that calls the
-    reference solutions."""
-    source = "".join(cell["source"])
-    if cell["cell_type"] == "markdown":
-        return "{solution}" in source
-    hidden = "remove-cell" in cell.get("metadata", {}).get("tags", [])
-    return hidden and "solution(" in source
+def without_solutions(markdown: str) -> str:
+    """A markdown cell with every ``{solution}`` directive block (colon fences) removed, and the
+    blank lines it leaves collapsed."""
+    lines = markdown.split("\n")
+    kept: list[str] = []
+    closing: str | None = None
+    for line in lines:
+        if closing is not None:
+            if line.strip() == closing:
+                closing = None
+            continue
+        match = _FENCE.match(line)
+        if match and match.group(2) == "solution":
+            closing = match.group(1)
+            continue
+        kept.append(line)
+    if closing is not None:
+        raise ValueError(f"a {{solution}} block is not closed:\n{markdown[:300]}")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
+
+
+HIDDEN_TAGS = {"remove-cell": True, "remove-input": False, "hide-input": False}
+
+
+def learner_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cells a learner gets: instructor-only cells dropped, solution blocks cut out of the
+    markdown cells (a cell left empty is dropped), and what the book hides collapsed in Jupyter
+    Lab too (the source of a hidden cell, and the outputs of a removed one)."""
+    out = []
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if INSTRUCTOR_TAG in tags:
+            continue
+        hidden = [HIDDEN_TAGS[t] for t in tags if t in HIDDEN_TAGS]
+        if cell["cell_type"] == "code" and hidden:
+            collapsed = {"source_hidden": True, "outputs_hidden": any(hidden)}
+            cell = {**cell, "metadata": {**cell["metadata"], "jupyter": collapsed}}
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            if "{solution}" in source:
+                source = without_solutions(source)
+                if not source.strip():
+                    continue
+                cell = {**cell, "source": source.splitlines(keepends=True)}
+        out.append(cell)
+    return out
 
 
 def learner_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a notebook without its solution cells."""
-    stripped = dict(notebook)
-    stripped["cells"] = [c for c in notebook["cells"] if not is_solution_cell(c)]
-    return stripped
+    """A copy of a notebook as learners get it."""
+    return {**notebook, "cells": learner_cells(notebook["cells"])}
 
 
-def write_notebooks(out: Path) -> list[Path]:
+def write_notebooks(folder: Path) -> list[Path]:
+    """The learner notebooks of every chapter, into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for source in sorted((ROOT / "chapters").glob("*.ipynb")):
-        target = out / "notebooks" / "chapters" / source.name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
         notebook = learner_notebook(json.loads(source.read_text()))
         target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
         written.append(target)
     return written
 
 
-def learner_config(out: Path) -> Path:
-    """The book's _config.yml with solutions hidden and notebooks not re-executed (their stored
-    outputs, which the tests check, are used)."""
+def stage_book(stage: Path) -> Path:
+    """The book's sources as learners get them, in ``stage``: configuration, Markdown pages,
+    bibliography and images as they are, learner notebooks, and the library the pages include
+    code from. Returns the learner configuration."""
+    if stage.exists():
+        shutil.rmtree(stage)
+    chapters = stage / "chapters"
+    shutil.copytree(ROOT / "chapters", chapters, ignore=shutil.ignore_patterns("*.ipynb", ".*"))
+    write_notebooks(chapters)
+    shutil.copy2(ROOT / "_toc.yml", stage / "_toc.yml")
+    shutil.copytree(
+        ROOT / "lossmod", stage / "lossmod", ignore=shutil.ignore_patterns("__pycache__")
+    )
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["title"] = f"{config['title']} (learner edition)"
-    config["execute"]["execute_notebooks"] = "off"
+    config["execute"]["execute_notebooks"] = "off"  # their stored outputs, which the tests check
     config["sphinx"]["config"]["hide_solutions"] = True
     config["sphinx"]["local_extensions"] = {
         name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()
     }
-    config["bibtex_bibfiles"] = [str(ROOT / f) for f in config["bibtex_bibfiles"]]
-    target = out / "_config.yml"
+    target = stage / "_config.yml"
     target.write_text(yaml.safe_dump(config, sort_keys=False))
     return target
 
 
-def build_html(out: Path) -> Path:
-    """Build the learner book strictly; returns the HTML folder."""
-    config = learner_config(out)
+def build_html(stage: Path, out: Path) -> Path:
+    """Build the learner book strictly from ``stage``; returns ``out/html``."""
+    stage_book(stage)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--config", str(config), "--path-output",
-         str(out), "--warningiserror", "--nitpick", "--keep-going"],
+        [str(jupyter_book), "build", str(stage), "--warningiserror", "--nitpick", "--keep-going"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -82,20 +137,97 @@ def build_html(out: Path) -> Path:
     html = out / "html"
     if html.exists():
         shutil.rmtree(html)
-    (out / "_build" / "html").rename(html)
-    shutil.rmtree(out / "_build")
+    shutil.copytree(stage / "_build" / "html", html)
     return html
+
+
+def build_wheel(out: Path) -> Path:
+    """The ``lossmod`` wheel, built from a copy of the package alone (the course platform is not
+    in the copy, and the repository gets no ``build/`` folder)."""
+    with tempfile.TemporaryDirectory(prefix="lossmod-wheel-") as temporary:
+        source = Path(temporary) / "src"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, source / name)
+        shutil.copytree(
+            ROOT / "lossmod", source / "lossmod", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+             "--disable-pip-version-check", "--wheel-dir", str(source / "dist"), str(source)],
+            check=True,
+        )  # fmt: skip
+        (wheel,) = (source / "dist").glob("lossmod-*.whl")
+        for old in out.glob("lossmod-*.whl"):
+            old.unlink()
+        return Path(shutil.copy2(wheel, out / wheel.name))
+
+
+README = """\
+# Loss Functions in Neural Networks: the learner's hand-out
+
+Version {version}. What is here:
+
+- `html/index.html`: the book. Open it in a browser; it needs no network.
+- `notebooks/`: the lessons, one notebook per chapter. Each ends with exercises: write the
+  function in the exercise's cell and run it; its `check(...)` line says which input fails, and
+  why. Written exercises (derivations and explorations) have no check.
+- `{wheel}`: `lossmod`, the course's library and checker.
+- `constraints.txt`: the exact versions of every package the course is tested with.
+
+## The two commands
+
+With Python 3.11 or newer, in this folder:
+
+```console
+python3 -m venv .venv && .venv/bin/python -m pip install -c constraints.txt "./{wheel}[lab]"
+.venv/bin/jupyter lab notebooks
+```
+
+The first creates a virtual environment `.venv` and installs `lossmod` with Jupyter Lab and what
+the lessons use (about a minute). The second opens the lessons in Jupyter Lab, which shows them as
+the book does: definitions, numbered equations and cross-references rendered. (On Windows, write
+`.venv\\Scripts\\python` and `.venv\\Scripts\\jupyter`. As root, add `--allow-root`.)
+
+From a terminal, `.venv/bin/lossmod check notebooks/mse.ipynb` runs the checks of a whole notebook
+and ends with a summary, and `.venv/bin/lossmod exercises` lists every exercise of the book with
+its number, kind and task.
+"""
+
+
+def write_readme(out: Path, wheel: Path) -> Path:
+    version = wheel.name.split("-")[1]
+    target = out / "README.md"
+    target.write_text(README.format(version=version, wheel=wheel.name))
+    return target
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "learner")
+    parser.add_argument(
+        "--stage", type=Path, default=None, help="where the learner book's sources are staged"
+    )
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    notebooks = write_notebooks(args.out)
-    html = build_html(args.out)
-    print(f"{html}/index.html: the learner book")
-    print(f"{args.out / 'notebooks'}: {len(notebooks)} learner notebooks")
+    started = time.monotonic()
+    out: Path = args.out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    notebooks = write_notebooks(out / "notebooks")
+    stage = args.stage or out.parent / f".{out.name}-source"
+    html = build_html(stage.resolve(), out)
+    shutil.rmtree(stage, ignore_errors=True)
+    wheel = build_wheel(out)
+    shutil.copy2(ROOT / "requirements" / "constraints.txt", out / "constraints.txt")
+    write_readme(out, wheel)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(
+        f"{out}: the learner's hand-out, {size / 1e6:.1f} MB, in {time.monotonic() - started:.0f} s"
+    )
+    print(
+        f"  README.md, {html.relative_to(out)}/index.html, {len(notebooks)} notebooks, {wheel.name}"
+    )
     return 0
 
 

@@ -1,64 +1,61 @@
-"""The course's exercises: one registry, and the learner's checker.
+"""The course's exercises as learners get them: the catalogue, and the checker.
 
-Each chapter's exercises live in a module of this package
-(``lossmod/exercises/<chapter>.py``) as a tuple ``EXERCISES`` of
-:class:`Exercise`. An exercise is a function the learner writes; its
-reference solution is the single source of three things:
+Every exercise of the book is in the catalogue (``catalogue.json`` beside
+this module): its number in the book ("Exercise 3.2"), its id (the
+exercise's label, ``"mse-2"``), its chapter and a one-line task. An
+exercise with code to write also names the function and carries its
+public checks: inputs and the expected outputs, stored as data. A written
+exercise (a derivation or an explanation) has nothing to check.
 
-- the learner's starting cell, :func:`starter_cell`: the solution's
-  signature and docstring with the body replaced by
-  ``raise NotImplementedError`` (``python -m lossmod.exercises sync``
-  writes it into the chapter notebooks, and a test fails when a notebook's
-  copy is stale);
-- the solution shown in the book, by ``literalinclude`` of the solution
-  function;
-- the expected answers of :func:`check`, computed by the solution on the
-  public check cases.
+``check("mse-2", your_function)`` calls your function on each public
+input and compares what it returns with the stored output, saying which
+input failed, what was expected, what came back and, where it can tell,
+the likely slip (a factor of n, a wrong sign, a transposed result).
 
-The solution is itself tested against an independent ``oracle`` (a
-``lossmod`` loss, scipy, scikit-learn or a numerical derivative) on the
-public cases and on hidden ones, so an expected answer is never just the
-solution agreeing with itself. The instructor's grader uses the same
-registry, with hidden cases drawn from a seed the learner never sees.
+The reference solutions are not here: they belong to the instructor's
+course platform, which generates this catalogue from them.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
-import inspect
-import pkgutil
+import json
+import re
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from lossmod.exercises._data import decode
+
 __all__ = [
-    "EXERCISES",
+    "CATALOGUE",
+    "NOT_ATTEMPTED",
     "Case",
     "CaseResult",
     "CheckReport",
-    "Exercise",
+    "PublicExercise",
     "check",
     "compare",
-    "solution",
-    "starter_cell",
-    "stub_source",
+    "feedback_head",
+    "heading",
 ]
 
 
 @dataclass(frozen=True)
 class Case:
     """One set of arguments for an exercise's function, with a name that
-    feedback shows."""
+    feedback shows, and (for a public check) the expected answer."""
 
     name: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    expected: Any = None
 
     def call(self, function: Callable[..., Any]) -> Any:
         """``function(*args, **kwargs)`` on copies, so a function that
@@ -73,132 +70,314 @@ class Case:
     def describe(self, width: int = 160) -> str:
         """The arguments, shortened to ``width`` characters, for
         feedback."""
+        text = ", ".join(self.arguments())
+        return text if len(text) <= width else text[: width - 3] + "..."
+
+    def arguments(self, width: int = 1000) -> list[str]:
+        """Each argument as feedback shows it (``name=value`` for keyword
+        arguments), shortened to ``width`` characters."""
         with np.printoptions(precision=4, threshold=8, edgeitems=2):
             parts = [_short(a) for a in self.args]
             parts += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
-        text = ", ".join(parts)
-        return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def reduction_cases(
-    pred: NDArray[Any], target: NDArray[Any], array_case: str
-) -> tuple[Case, ...]:
-    """The public cases of a regression loss with a ``reduction``
-    argument: four values reduced by "mean", "sum" and "none", then the
-    same values as a (2, 2) array, named ``array_case``, by "mean"."""
-    return (
-        Case("four values, mean", (pred, target)),
-        Case("four values, sum", (pred, target), {"reduction": "sum"}),
-        Case("four values, none", (pred, target), {"reduction": "none"}),
-        Case(array_case, (pred.reshape(2, 2), target.reshape(2, 2))),
-    )
+        return [
+            p if len(p) <= width else p[: width - 3] + "..." for p in parts
+        ]
 
 
 def _short(value: Any) -> str:
-    return repr(value).replace("\n", " ").replace("       ", " ")
+    return re.sub(r"\s+", " ", repr(value)).replace("[ ", "[")
 
 
 @dataclass(frozen=True)
-class Exercise:
-    """An exercise: a function to write, its reference solution and the
-    cases that check it.
+class PublicExercise:
+    """What a learner sees of an exercise.
 
     Attributes
     ----------
     id : str
-        ``"<chapter>-<n>"``, the same as the exercise's label in the book.
+        ``"<chapter>-<n>"``, the exercise's label in the book.
+    number : str
+        Its number in the book, ``"3.2"``: chapter 3, second exercise.
+    chapter, chapter_title : str
+        The chapter's file name (``"mse"``) and title.
+    kind : {"code", "written"}
+        A function to write, checked by :func:`check`; or a derivation or
+        explanation, which nothing checks.
     task : str
-        One line: what the learner's function computes.
-    solution : callable
-        The reference solution, a top-level function of the chapter's
-        exercise module. Its name, signature and docstring are what the
-        learner starts from.
+        One line: what to do.
+    function : str or None
+        The name of the function to write (code exercises).
     cases : tuple of Case
-        The public check cases, shown in feedback.
-    oracle : callable
-        An independent computation of the same result with the same
-        arguments (a ``lossmod`` function, scipy, scikit-learn, or a
-        numerical derivative); the tests compare the solution with it on
-        every case, public and hidden.
-    hidden : callable, optional
-        ``hidden(rng)`` returns further cases (extreme inputs among them)
-        for the instructor's grader; never shown to learners.
+        The public checks, each with its expected answer.
     rtol, atol : float
-        Tolerances of the comparison with the solution's answer.
+        Tolerances of the comparison with the expected answer.
     points : int
-        What the exercise is worth; a submission earns the fraction of
-        checks it passes.
-    reimplements : tuple of str
-        The ``lossmod`` functions the exercise asks the learner to write,
-        e.g. ``("mse",)``: the instructor's grader gives no points for the
-        exercise to a function that calls one of them
-        (or the reference solution).
+        What the exercise is worth when graded.
     """
 
     id: str
+    number: str
+    chapter: str
+    chapter_title: str
+    kind: str
     task: str
-    solution: Callable[..., Any]
-    cases: tuple[Case, ...]
-    oracle: Callable[..., Any]
-    hidden: Callable[[np.random.Generator], tuple[Case, ...]] | None = None
+    function: str | None = None
+    cases: tuple[Case, ...] = ()
     rtol: float = 1e-7
     atol: float = 1e-12
     points: int = 1
-    reimplements: tuple[str, ...] = ()
 
     @property
-    def chapter(self) -> str:
-        """The chapter the exercise belongs to: the id without its
-        number."""
-        return self.id.rsplit("-", 1)[0]
+    def heading(self) -> str:
+        """``"Exercise 3.2 (mse-2)"``, as the book numbers it."""
+        return f"Exercise {self.number} ({self.id})"
 
-    @property
-    def function_name(self) -> str:
-        return self.solution.__name__
+
+CATALOGUE_FILE = "catalogue.json"
+
+
+def _read_catalogue(
+    data: Mapping[str, Any],
+) -> Mapping[str, PublicExercise]:
+    chapters = {c["name"]: c for c in data["chapters"]}
+    found: dict[str, PublicExercise] = {}
+    for entry in data["exercises"]:
+        chapter = chapters[entry["chapter"]]
+        cases = tuple(
+            Case(
+                case["name"],
+                tuple(decode(a) for a in case["args"]),
+                MappingProxyType(
+                    {k: decode(v) for k, v in case["kwargs"].items()}
+                ),
+                decode(case["expected"]),
+            )
+            for case in entry.get("cases", ())
+        )
+        found[entry["id"]] = PublicExercise(
+            id=entry["id"],
+            number=entry["number"],
+            chapter=entry["chapter"],
+            chapter_title=chapter["title"],
+            kind=entry["kind"],
+            task=entry["task"],
+            function=entry.get("function"),
+            cases=cases,
+            rtol=entry.get("rtol", 1e-7),
+            atol=entry.get("atol", 1e-12),
+            points=entry.get("points", 1),
+        )
+    return MappingProxyType(found)
+
+
+@cache
+def catalogue() -> Mapping[str, PublicExercise]:
+    """Every exercise of the book, by id, in the book's order."""
+    text = (
+        resources.files(__name__)
+        .joinpath(CATALOGUE_FILE)
+        .read_text("utf-8")
+    )
+    return _read_catalogue(json.loads(text))
+
+
+def _lookup(exercise_id: str) -> PublicExercise:
+    known = catalogue()
+    if not isinstance(exercise_id, str) or exercise_id not in known:
+        raise ValueError(
+            "exercise_id must be the id of an exercise of the book, such as "
+            f"'mse-2'; got {exercise_id!r} (`lossmod exercises` lists them)"
+        )
+    return known[exercise_id]
+
+
+def heading(exercise_id: str) -> str:
+    """``"Exercise 3.2 (mse-2)"``; the bare id for an unknown one."""
+    exercise = catalogue().get(exercise_id)
+    return exercise.heading if exercise is not None else exercise_id
 
 
 # -------------------------------------------------------------------------
 # Comparing one answer with the expected one
 
+_NOT_NUMBERS = "USOVMmc"
+
 
 def compare(
-    got: Any, expected: Any, *, rtol: float, atol: float
+    got: Any,
+    expected: Any,
+    *,
+    rtol: float,
+    atol: float,
+    case: Case | None = None,
+    about: str = "",
 ) -> str | None:
     """None when ``got`` matches ``expected`` (same shape, close values,
-    NaN where NaN), else a sentence saying what is wrong."""
-    expected_array = np.asarray(expected, dtype=np.float64)
+    NaN where NaN), else a sentence saying what is wrong and, where the
+    numbers show it, the likely slip (``case`` gives the input shapes
+    that the diagnosis names, ``about`` the exercise's task)."""
+    expected_array = np.asarray(expected)
     if got is None:
         return "returned None (is a `return` missing?)"
-    try:
-        got_array = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    problem = _not_a_number(got)
+    if problem is not None:
+        return problem
+    got_array = np.asarray(got)
+    if got_array.dtype.kind == "b" and expected_array.dtype.kind != "b":
         return (
-            f"returned {type(got).__name__}, which is not a number or an "
-            f"array ({error})"
+            f"returned {_kind_of(got)} True/False, expected numbers: "
+            "return the value, not a comparison"
         )
+    got_array = got_array.astype(np.float64)
+    expected_array = expected_array.astype(np.float64)
     if got_array.shape != expected_array.shape:
-        return (
-            f"returned shape {got_array.shape}, "
-            f"expected shape {expected_array.shape}"
-        )
+        return _shape_problem(got_array, expected_array)
     bad = ~np.isclose(
         got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True
     )
     if not bad.any():
         return None
-    with np.printoptions(precision=6, threshold=8, edgeitems=2):
-        if expected_array.ndim == 0:
-            return (
-                f"expected {float(expected_array)!r}, "
-                f"got {float(got_array)!r}"
-            )
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
+    slip = _diagnose(got_array, expected_array, rtol, atol, case, about)
+    hint = f" {slip}" if slip else ""
+    if expected_array.ndim == 0:
+        want, have = _pair(float(expected_array), float(got_array), rtol)
+        return f"expected {want}, got {have}.{hint}"
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    want, have = _pair(
+        float(expected_array[where]), float(got_array[where]), rtol
+    )
+    return (
+        f"{int(bad.sum())} of {bad.size} values differ; first at index "
+        f"{where}: expected {want}, got {have}.{hint}"
+    )
+
+
+def _kind_of(value: Any) -> str:
+    return f"a value of type {type(value).__name__}"
+
+
+def _not_a_number(got: Any) -> str | None:
+    """Why ``got`` is not a number or an array of numbers, or None."""
+    if isinstance(got, (str, bytes)):
         return (
-            f"{int(bad.sum())} of {bad.size} values differ; "
-            f"first at index {where}: "
-            f"expected {float(expected_array[where])!r}, "
-            f"got {float(got_array[where])!r}"
+            f"returned the text {str(got)[:40]!r}, not a number: return "
+            "the number itself (a float or a NumPy array), not a string"
         )
+    try:
+        array = np.asarray(got)
+    except Exception:  # a ragged list, or an object NumPy cannot read
+        return f"returned {_kind_of(got)}: not a number or an array of numbers"
+    if array.dtype.kind == "c":
+        return "returned complex numbers; the answer is real"
+    if array.dtype.kind in _NOT_NUMBERS:
+        held = "text" if array.dtype.kind in "US" else "objects"
+        return (
+            f"returned {_kind_of(got)} holding {held}: not a number or an "
+            "array of numbers"
+        )
+    return None
+
+
+def _shape_problem(got: NDArray[Any], expected: NDArray[Any]) -> str:
+    text = f"returned shape {got.shape}, expected shape {expected.shape}"
+    if got.size == expected.size and got.size > 1:
+        if got.ndim == 2 and got.shape == expected.shape[::-1]:
+            return f"{text}: transposed? (rows and columns swapped)"
+        squeezed = tuple(n for n in got.shape if n != 1)
+        if squeezed == tuple(n for n in expected.shape if n != 1):
+            return (
+                f"{text}: the same values with an extra or a missing axis "
+                "of length 1 (keepdims, reshape or [:, None]?)"
+            )
+    if expected.ndim == 0 and got.size == 1:
+        return f"{text}: return a single number (float(...)), not an array"
+    if expected.ndim == 0:
+        return f"{text}: the answer is one number (was it reduced?)"
+    if got.ndim == 0:
+        return f"{text}: an array is expected (reduced too much?)"
+    return text
+
+
+def _pair(expected: float, got: float, rtol: float) -> tuple[str, str]:
+    """Both numbers at the fewest significant digits (4 at least, as many
+    as the tolerance asks at most) that show them differ."""
+    most = int(min(17, max(4, np.ceil(-np.log10(max(rtol, 1e-17))) + 2)))
+    for digits in range(4, most + 1):
+        want, have = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if want != have:
+            return want, have
+    return repr(expected), repr(got)
+
+
+def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
+    """Factors a slip multiplies by, named: the number of elements, the
+    batch size and the number of classes of the first array input
+    (``about``, the exercise's task, tells "batchmean" apart)."""
+    if case is None:
+        return []
+    first = next(
+        (a for a in case.args if isinstance(a, np.ndarray) and a.ndim),
+        None,
+    )
+    if first is None:
+        return []
+    batchmean = "batchmean" in (str(case.kwargs.get("reduction")) + about)
+    named: list[tuple[float, str]] = []
+    if first.ndim >= 2:
+        classes = first.shape[-1]
+        if batchmean:
+            named.append(
+                (
+                    classes,
+                    f'C = {classes} ("mean" divides by N C, '
+                    '"batchmean" by the batch size N)',
+                )
+            )
+        else:
+            named.append((classes, f"the number of classes C = {classes}"))
+        named.append(
+            (first.shape[0], f"the batch size N = {first.shape[0]}")
+        )
+    named.append(
+        (
+            first.size,
+            f"the number of elements n = {first.size} (a sum where the "
+            "mean is asked, or the reverse?)",
+        )
+    )
+    return [(float(k), text) for k, text in named if k > 1]
+
+
+def _diagnose(
+    got: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    rtol: float,
+    atol: float,
+    case: Case | None,
+    about: str,
+) -> str | None:
+    """The slip that turns ``expected`` into ``got``, when every value
+    shows the same one."""
+    usable = np.isfinite(got) & np.isfinite(expected) & (expected != 0)
+    if not usable.any():
+        return None
+    ratios = got[usable] / expected[usable]
+    ratio = float(ratios[0])
+    tolerance = max(rtol, 1e-9) * 10
+    if not np.allclose(ratios, ratio, rtol=tolerance, atol=0):
+        return None
+    if not np.allclose(got, ratio * expected, rtol=tolerance, atol=atol):
+        return None  # the zeros or non-finite values do not follow
+    sign = "the wrong sign, and " if ratio < 0 else ""
+    size = abs(ratio)
+    if np.isclose(size, 1.0, rtol=tolerance):
+        return "Every value has the wrong sign." if ratio < 0 else None
+    for factor, name in [*_sizes(case, about), (2.0, "2")]:
+        if np.isclose(size, factor, rtol=tolerance):
+            return f"Hint: {sign}every value is {factor:g} times too large: {name}."
+        if np.isclose(size, 1.0 / factor, rtol=tolerance):
+            return f"Hint: {sign}every value is {factor:g} times too small: {name}."
+    return f"Hint: every value is {ratio:.6g} times the expected one."
 
 
 # -------------------------------------------------------------------------
@@ -223,7 +402,7 @@ class CheckReport:
     """What :func:`check` found; shown in a notebook as the feedback
     text."""
 
-    exercise: Exercise
+    exercise: PublicExercise
     status: str  # "passed", "failed" or "not attempted"
     results: tuple[CaseResult, ...] = ()
 
@@ -247,19 +426,19 @@ class CheckReport:
         total = len(self.results)
         failed = [r for r in self.results if not r.passed]
         if self.status == "not attempted":
-            return feedback_head(self.exercise, NOT_ATTEMPTED)
+            return feedback_head(self.exercise.id, NOT_ATTEMPTED)
         if self.status == "passed":
             return feedback_head(
-                self.exercise, f"passed all {total} checks."
+                self.exercise.id, f"passed all {total} checks."
             )
         lines = [
             feedback_head(
-                self.exercise, f"{len(failed)} of {total} checks failed."
+                self.exercise.id,
+                f"{len(failed)} of {total} checks failed.",
             )
         ]
         for result in failed:
-            lines.append(f"  - {result.case.name}: {result.problem}")
-            lines.append(f"      called with {result.case.describe()}")
+            lines += failure_lines(result.case, str(result.problem))
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -274,23 +453,39 @@ NOT_ATTEMPTED = (
 )
 
 
-def feedback_head(exercise: Exercise, verdict: str) -> str:
-    """``"<id> (<task>): <verdict>"`` on one line if it fits in
-    :data:`FEEDBACK_WIDTH` columns; otherwise the heading, wrapped, and the
-    verdict on a line of its own."""
-    line = f"{exercise.id} ({exercise.task}): {verdict}"
+def feedback_head(exercise_id: str, verdict: str) -> str:
+    """``"Exercise 3.2 (mse-2), <task>: <verdict>"`` on one line if it fits
+    in :data:`FEEDBACK_WIDTH` columns; otherwise the heading, wrapped, and
+    the verdict on a line of its own."""
+    exercise = catalogue().get(exercise_id)
+    task = f", {exercise.task}" if exercise is not None else ""
+    head = f"{heading(exercise_id)}{task}:"
+    line = f"{head} {verdict}"
     if len(line) <= FEEDBACK_WIDTH:
         return line
-    head = textwrap.fill(
-        f"{exercise.id} ({exercise.task}):",
+    wrapped = textwrap.fill(head, FEEDBACK_WIDTH, subsequent_indent="  ")
+    return f"{wrapped}\n  {verdict}"
+
+
+def failure_lines(case: Case, problem: str) -> list[str]:
+    """A failed check as feedback: the case and the problem, then the
+    input, wrapped at :data:`FEEDBACK_WIDTH` columns."""
+    lines = textwrap.wrap(
+        f"- {case.name}: {problem}",
         FEEDBACK_WIDTH,
-        subsequent_indent="  ",
+        initial_indent="  ",
+        subsequent_indent="      ",
     )
-    return f"{head}\n  {verdict}"
+    arguments = case.arguments(FEEDBACK_WIDTH - 8)
+    lines.append(
+        "      called with:" if len(arguments) > 1 else "      called with"
+    )
+    lines += [f"        {a}" for a in arguments]
+    return lines
 
 
 def _run(
-    exercise: Exercise, function: Callable[..., Any], case: Case
+    exercise: PublicExercise, function: Callable[..., Any], case: Case
 ) -> tuple[str | None, bool]:
     """(problem or None, whether the function said it is not written
     yet)."""
@@ -301,9 +496,14 @@ def _run(
     except Exception as error:
         # the learner's code may raise anything: report it
         return f"raised {type(error).__name__}: {error}", False
-    expected = case.call(exercise.solution)
+    about = f"{exercise.task} {exercise.function}"
     return compare(
-        got, expected, rtol=exercise.rtol, atol=exercise.atol
+        got,
+        case.expected,
+        rtol=exercise.rtol,
+        atol=exercise.atol,
+        case=case,
+        about=about,
     ), False
 
 
@@ -311,12 +511,22 @@ def check(exercise_id: str, function: Callable[..., Any]) -> CheckReport:
     """Check a learner's function for an exercise on its public cases.
 
     Returns a :class:`CheckReport`, which a notebook displays as feedback:
-    for each failing case, which input it was and what was expected. A
-    function that raises ``NotImplementedError``
-    (the untouched starting cell) is reported as "not attempted yet", not
-    as an error.
+    for each failing case, which input it was, what was expected and what
+    came back. A function that raises ``NotImplementedError`` (the
+    untouched starting cell) is reported as "not attempted yet", not as an
+    error.
     """
     exercise = _lookup(exercise_id)
+    if exercise.kind != "code":
+        raise ValueError(
+            f"exercise_id {exercise_id!r} is a written exercise "
+            f"({exercise.heading}): there is no function to check"
+        )
+    if not callable(function):
+        raise TypeError(
+            f"function must be the function you wrote for {exercise.heading}; "
+            f"got {_kind_of(function)}"
+        )
     outcomes = [
         (case, *_run(exercise, function, case)) for case in exercise.cases
     ]
@@ -329,102 +539,8 @@ def check(exercise_id: str, function: Callable[..., Any]) -> CheckReport:
     return CheckReport(exercise, status, results)
 
 
-def solution(exercise_id: str) -> Callable[..., Any]:
-    """The reference solution of an exercise."""
-    return _lookup(exercise_id).solution
-
-
-# -------------------------------------------------------------------------
-# The learner's starting cell, derived from the solution
-
-
-def stub_source(exercise_id: str) -> str:
-    """The solution's ``def`` line and docstring, without type annotations
-    (a notebook cell need not import the typing names), its body replaced
-    by ``raise NotImplementedError``."""
-    exercise = _lookup(exercise_id)
-    source = textwrap.dedent(inspect.getsource(exercise.solution))
-    definition = ast.parse(source).body[0]
-    assert isinstance(definition, ast.FunctionDef)
-    arguments = definition.args
-    for argument in [
-        *arguments.posonlyargs,
-        *arguments.args,
-        *arguments.kwonlyargs,
-    ]:
-        argument.annotation = None
-    for variadic in (arguments.vararg, arguments.kwarg):
-        if variadic is not None:
-            variadic.annotation = None
-    definition.returns = None
-    definition.decorator_list = []
-    first = definition.body[0]
-    has_docstring = isinstance(first, ast.Expr) and isinstance(
-        first.value, ast.Constant
-    )
-    definition.body = [first] if has_docstring else [ast.Pass()]
-    text = ast.unparse(definition)
-    if not has_docstring:
-        text = text.removesuffix("\n    pass")
-    return f"{text}\n    raise NotImplementedError  # your code here"
-
-
-def starter_cell(exercise_id: str) -> str:
-    """The source of the learner's cell for an exercise: the stub, then the
-    check."""
-    exercise = _lookup(exercise_id)
-    return (
-        f"{stub_source(exercise_id)}\n\n\n"
-        f'check("{exercise_id}", {exercise.function_name})'
-    )
-
-
-# -------------------------------------------------------------------------
-# The registry: every module of this package contributes its EXERCISES
-
-
-def _collect() -> Mapping[str, Exercise]:
-    found: dict[str, Exercise] = {}
-    for module_info in sorted(
-        pkgutil.iter_modules(__path__), key=lambda m: m.name
-    ):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for exercise in getattr(module, "EXERCISES", ()):
-            if exercise.id in found:
-                raise ValueError(
-                    f"exercise id {exercise.id!r} is registered twice"
-                )
-            found[exercise.id] = exercise
-    return MappingProxyType(found)
-
-
-_REGISTRY: Mapping[str, Exercise] | None = None
-
-
-def _registry() -> Mapping[str, Exercise]:
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = _collect()
-    return _REGISTRY
-
-
-def _lookup(exercise_id: str) -> Exercise:
-    registry = _registry()
-    if exercise_id not in registry:
-        raise ValueError(
-            "exercise_id must be one of the registered exercises; "
-            f"got {exercise_id!r} "
-            f"(known: {', '.join(sorted(registry)) or 'none'})"
-        )
-    return registry[exercise_id]
-
-
 def __getattr__(name: str) -> Any:
-    # EXERCISES is built on first use, so importing this package does not
-    # import every chapter's module (and a chapter module may import this
-    # one for Case and Exercise).
-    if name == "EXERCISES":
-        return _registry()
+    # The catalogue is read on first use, so `import lossmod` stays fast.
+    if name == "CATALOGUE":
+        return catalogue()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

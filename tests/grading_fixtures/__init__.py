@@ -8,7 +8,8 @@ nothing here copies a chapter. A hostile body replaces the learner's function by
 honest answer. Placeholders: ``__ID__`` (exercise id), ``__NAME__`` (function name),
 ``__MODULE__`` (the solution's module), ``__TARGET__`` (a file in the grader's output folder
 that must never appear), ``__CANARY__`` (a file outside every scratch folder that must not
-change), ``__SECRETS__`` (paths a submission must not read), ``__PORT__`` (a port the test
+change), ``__SECRETS__`` (paths a submission must not read), ``__REFERENCE__`` (the folder of the
+reference solutions), ``__PORT__`` (a port the test
 listens on, which must get no connection).
 
 A hostile answer that should earn nothing returns 1234.5s, which no check expects (zeros would
@@ -29,10 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from lossmod_instructor.exercises import EXERCISES, Exercise, starter_cell
 from numpy.typing import ArrayLike, NDArray
 
 import lossmod
-from lossmod.exercises import EXERCISES, Case, Exercise, starter_cell
+from lossmod.exercises import Case
 
 EXERCISE_ID = "what-is-a-loss-4"
 PRELUDE = "import numpy as np\n\nimport lossmod\nfrom lossmod.exercises import check"
@@ -126,7 +128,7 @@ def hostile(name: str, status: str, score: str, body: str, why: str = "") -> Fix
 _READ_SECRETS = """
 import os, glob, importlib.util, pathlib
 found = []
-reference = pathlib.Path(lossmod.__file__).parent / "exercises"
+reference = pathlib.Path(__REFERENCE__)
 for path in [*glob.glob(str(reference / "*.py")), *__SECRETS__, f"/proc/{os.getppid()}/cmdline"]:
     try:
         found.append(open(path, "rb").read(100))
@@ -276,7 +278,7 @@ FIXTURES: tuple[Fixture, ...] = (
         "ok",
         "zero",
         "import lossmod.exercises as ex\nex.check = lambda *a, **k: True\n"
-        "ex.compare = lambda *a, **k: None\ntry:\n    import lossmod.grading.scoring as s\n"
+        "ex.compare = lambda *a, **k: None\ntry:\n    import lossmod_instructor.grading.scoring as s\n"
         "    s.judge = lambda *a: None\nexcept Exception:\n    pass\nreturn np.full(2, 1234.5)",
     ),
     hostile("lying_object", "ok", "zero", _LIARS),
@@ -341,7 +343,7 @@ FIXTURES: tuple[Fixture, ...] = (
         "calls_reference_solution",
         "error",
         "zero",
-        "from lossmod.exercises import solution\nreturn solution('__ID__')(*args, **kwargs)",
+        "from lossmod_instructor import solution\nreturn solution('__ID__')(*args, **kwargs)",
     ),
     hostile(
         "imports_reference_module",
@@ -447,7 +449,7 @@ def solution_notebook(exercise_ids: list[str]) -> bytes:
         for node in tree.body:
             if isinstance(node, ast.Import) or (
                 isinstance(node, ast.ImportFrom)
-                and node.module not in ("__future__", "lossmod.exercises")
+                and node.module not in ("__future__", "lossmod_instructor.exercises")
             ):
                 kept.append(node)
             elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):

@@ -1,0 +1,539 @@
+"""Exercises of the chapter "Binary cross-entropy" (chapters/bce.ipynb)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lossmod
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossmod_instructor.exercises import Case, Exercise
+
+
+def stable_bce(
+    logits: ArrayLike, target: ArrayLike
+) -> NDArray[np.float64]:
+    """Binary cross-entropy of each logit against its label, never inf or
+    nan.
+
+    l = -[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))], computed
+    without forming sigmoid(z): logits of +-1e4 (float32 or float64) give
+    the exact loss.
+
+    Parameters
+    ----------
+    logits : array of any shape
+        Real scores z, float32 or float64.
+    target : array of the shape of logits
+        Labels y in {0, 1}, or soft labels in [0, 1].
+
+    Returns
+    -------
+    array of float64 of the shape of logits: the loss of each element.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(target, dtype=np.float64)
+    # softplus(z) - y z, softplus(z) = max(z, 0) + log1p(exp(-|z|))
+    return np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))
+
+
+def stable_bce_gradient(
+    logits: ArrayLike,
+    target: ArrayLike,
+) -> NDArray[np.float64]:
+    """Derivative of each element's binary cross-entropy by its own logit.
+
+    dl/dz = sigmoid(z) - y, with a sigmoid that does not overflow (no
+    warning, no nan) for logits of +-1e4.
+
+    Parameters
+    ----------
+    logits : array of any shape
+        Real scores z, float32 or float64.
+    target : array of the shape of logits
+        Labels y in {0, 1}, or soft labels in [0, 1].
+
+    Returns
+    -------
+    array of float64 of the shape of logits, values in [-1, 1].
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(target, dtype=np.float64)
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    sigmoid = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return sigmoid - y
+
+
+def weighted_bce(
+    logits: ArrayLike,
+    target: ArrayLike,
+    pos_weight: ArrayLike,
+) -> float:
+    """Mean binary cross-entropy with the positive term weighted, as
+    PyTorch.
+
+    l = -[a y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))] for each
+    element, a = pos_weight, then the plain mean over all elements (the
+    weights do not enter the denominator). Finite for every finite logit.
+
+    Parameters
+    ----------
+    logits : array of shape (n,) or (n, C)
+        Real scores z.
+    target : array of the shape of logits
+        Labels y in {0, 1}, or soft labels in [0, 1].
+    pos_weight : float, or array of shape (C,) for logits of shape (n, C)
+        Non-negative weight of the positive term, one per column.
+
+    Returns
+    -------
+    float: the mean of the n (or n * C) weighted losses.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(target, dtype=np.float64)
+    a = np.asarray(pos_weight, dtype=np.float64)
+    tail = np.log1p(np.exp(-np.abs(z)))
+    softplus_z = np.maximum(z, 0.0) + tail  # -log(1 - sigmoid(z))
+    softplus_minus_z = np.maximum(-z, 0.0) + tail  # -log(sigmoid(z))
+    return float(np.mean(a * y * softplus_minus_z + (1 - y) * softplus_z))
+
+
+def corrected_probability(
+    prob: ArrayLike,
+    pos_weight: float,
+) -> NDArray[np.float64]:
+    """Undo pos_weight: the calibrated probability behind a weighted model.
+
+    A model trained to the optimum of the BCE with pos_weight a outputs
+    q = sigmoid(z) for an example whose positive class has probability pi.
+    Return pi.
+
+    Parameters
+    ----------
+    prob : array of shape (n,)
+        The outputs q of the model trained with pos_weight, in (0, 1).
+    pos_weight : float
+        The pos_weight a > 0 it was trained with.
+
+    Returns
+    -------
+    array of float64 of shape (n,): the probabilities pi, in (0, 1).
+    """
+    q = np.asarray(prob, dtype=np.float64)
+    # logit(q) = logit(pi) + log(a): take log(a) off the logit.
+    return q / (q + pos_weight * (1.0 - q))
+
+
+def first_infinite_logit(dtype: str, label: float) -> float:
+    """The logit nearest 0 at which the naive BCE first returns inf.
+
+    The naive formula, computed in the floating type dtype with NumPy:
+        p = 1 / (1 + np.exp(-z))
+        loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    For label y = 0 a mistake is a logit z > 0: return the smallest z > 0
+    of that type at which the loss is inf. For y = 1 a mistake is z < 0:
+    return the largest such z < 0.
+
+    Parameters
+    ----------
+    dtype : str
+        "float16", "float32" or "float64".
+    label : float
+        0.0 or 1.0.
+
+    Returns
+    -------
+    float: that logit, a number of the type dtype.
+    """
+    kind = np.dtype(dtype)
+    sign = 1.0 if label == 0 else -1.0  # the side of the mistakes
+
+    def infinite(t: Any) -> bool:
+        z, y, one = kind.type(sign * t), kind.type(label), kind.type(1)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            p = one / (one + np.exp(-z))
+            loss = -(y * np.log(p) + (one - y) * np.log(one - p))
+        return bool(np.isinf(loss))
+
+    # Bisection on |z|: finite at 0, inf at the largest number of the type.
+    finite, inf = kind.type(0), np.finfo(kind).max
+    while True:
+        # halve first: no overflow
+        middle = kind.type(finite / 2 + inf / 2)
+        if middle in (finite, inf):  # no number of the type in between
+            return float(sign * inf)
+        if infinite(middle):
+            inf = middle
+        else:
+            finite = middle
+
+
+# -------------------------------------------------------------------------
+# Oracles: independent computations of the same results
+
+
+def _lossmod_bce(
+    logits: ArrayLike, target: ArrayLike
+) -> NDArray[np.float64]:
+    """lossmod.bce_with_logits, per element."""
+    return np.asarray(
+        lossmod.bce_with_logits(logits, target, reduction="none"),
+        dtype=float,
+    )
+
+
+def _numerical_bce_gradient(
+    logits: ArrayLike, target: ArrayLike
+) -> NDArray[np.float64]:
+    """Central differences of the summed lossmod.bce_with_logits."""
+    y = np.asarray(target, dtype=np.float64)
+    return lossmod.numerical_gradient(
+        lambda z: lossmod.bce_with_logits(z, y, reduction="sum"), logits
+    )
+
+
+def _lossmod_weighted_bce(
+    logits: ArrayLike, target: ArrayLike, pos_weight: ArrayLike
+) -> float:
+    """lossmod.bce_with_logits with pos_weight, reduction "mean"."""
+    return float(
+        lossmod.bce_with_logits(
+            logits, target, pos_weight=np.asarray(pos_weight)
+        )
+    )
+
+
+def _stationary_probability(
+    prob: ArrayLike, pos_weight: float
+) -> NDArray[np.float64]:
+    """The pi at which logit(prob) is a stationary point of the expected
+    weighted loss.
+
+    The expected loss pi l(z, 1) + (1 - pi) l(z, 0) has zero derivative
+    where pi g1 + (1 - pi) g0 = 0, with g1, g0 the derivatives from
+    lossmod.bce_with_logits_grad.
+    """
+    q = np.asarray(prob, dtype=np.float64)
+    z = np.log(q) - np.log1p(-q)
+    a = np.asarray(pos_weight, dtype=np.float64)
+    g1 = lossmod.bce_with_logits_grad(
+        z, np.ones_like(z), pos_weight=a, reduction="none"
+    )
+    g0 = lossmod.bce_with_logits_grad(
+        z, np.zeros_like(z), pos_weight=a, reduction="none"
+    )
+    return np.asarray(g0 / (g0 - g1), dtype=np.float64)
+
+
+def _bit_search_first_infinite_logit(dtype: str, label: float) -> float:
+    """Bisection on the integers whose bits are the floats: a second
+    search, by another route."""
+    kind = np.dtype(dtype)
+    bits = np.dtype(f"int{8 * kind.itemsize}")
+    sign = 1.0 if label == 0 else -1.0
+
+    def loss_at(n: int) -> Any:
+        # non-negative floats are ordered as ints
+        t = np.array(n, dtype=bits).view(kind)[()]
+        z, y, one = kind.type(sign * t), kind.type(label), kind.type(1)
+        with np.errstate(all="ignore"):
+            p = one / (one + np.exp(-z))
+            return -(y * np.log(p) + (one - y) * np.log(one - p))
+
+    low = 0
+    high = int(np.array(np.finfo(kind).max, dtype=kind).view(bits))
+    while high - low > 1:
+        middle = (low + high) // 2
+        if np.isinf(loss_at(middle)):
+            high = middle
+        else:
+            low = middle
+    return float(sign * np.array(high, dtype=bits).view(kind)[()])
+
+
+# -------------------------------------------------------------------------
+# Hidden cases, for the instructor's grader
+
+
+def _hidden_logit_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    z = 4.0 * rng.normal(size=50)
+    y = rng.integers(0, 2, size=50).astype(float)
+    extreme = np.array([1e3, -1e3, 1e4, -1e4, 1e3, -1e3, 1e4, -1e4])
+    labels = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    soft = rng.uniform(0.0, 1.0, size=8)
+    return (
+        Case("50 random logits", (z, y)),
+        Case("logits of +-1e3 and +-1e4", (extreme, labels)),
+        Case(
+            "float32 random logits",
+            (z.astype(np.float32), y.astype(np.float32)),
+        ),
+        Case(
+            "float32 logits of +-1e3 and +-1e4",
+            (extreme.astype(np.float32), labels),
+        ),
+        Case("soft labels at +-1e4", (extreme, soft)),
+        Case(
+            "logits near the float64 rounding of sigmoid",
+            (np.array([36.0, 37.0, -37.0]), np.array([1.0, 0.0, 1.0])),
+        ),
+    )
+
+
+def _hidden_weighted_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    z = 3.0 * rng.normal(size=(20, 3))
+    y = rng.integers(0, 2, size=(20, 3)).astype(float)
+    extreme = np.array([1e3, -1e3, 1e4, -1e4])
+    return (
+        Case("20 x 3 multi-label", (z, y, rng.uniform(0.5, 5.0, size=3))),
+        Case(
+            "pos_weight 0 ignores the positives", (z[:, 0], y[:, 0], 0.0)
+        ),
+        Case(
+            "logits of +-1e3 and +-1e4",
+            (extreme, np.array([1.0, 1.0, 0.0, 1.0]), 7.0),
+        ),
+        Case(
+            "float32 logits of +-1e4",
+            (
+                extreme.astype(np.float32),
+                np.array([0.0, 1.0, 1.0, 0.0], np.float32),
+                2.5,
+            ),
+        ),
+        Case(
+            "soft labels", (z[:, 1], rng.uniform(0.0, 1.0, size=20), 3.0)
+        ),
+    )
+
+
+def _hidden_probability_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
+    return (
+        Case(
+            "20 random probabilities",
+            (rng.uniform(0.01, 0.99, size=20), 9.0),
+        ),
+        Case(
+            "pos_weight below 1", (rng.uniform(0.01, 0.99, size=10), 0.2)
+        ),
+        Case(
+            "near 0 and 1",
+            (np.array([1e-9, 1e-4, 0.5, 1 - 1e-4, 1 - 1e-9]), 50.0),
+        ),
+    )
+
+
+def _hidden_infinite_logit_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
+    # float32 and float16 with label 1 are public cases
+    return (
+        Case("float64, label 1", ("float64", 1.0)),
+        Case("float16, label 0", ("float16", 0.0)),
+    )
+
+
+EXERCISES = (
+    Exercise(
+        id="bce-1",
+        task=(
+            "binary cross-entropy on logits, finite for every finite logit"
+        ),
+        solution=stable_bce,
+        cases=(
+            Case(
+                "moderate logits",
+                (
+                    np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0, 1.0]),
+                ),
+            ),
+            Case(
+                "soft labels",
+                (np.array([-1.5, 0.2, 2.0]), np.array([0.2, 0.5, 0.9])),
+            ),
+            Case(
+                "confident logits +-40",
+                (
+                    np.array([40.0, 40.0, -40.0, -40.0]),
+                    np.array([0.0, 1.0, 0.0, 1.0]),
+                ),
+            ),
+            Case(
+                "a 2 x 3 batch",
+                (
+                    np.array([[1.0, -3.0, 0.1], [8.0, -0.7, 2.5]]),
+                    np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]]),
+                ),
+            ),
+            # "the exact loss, never inf or nan, for logits of +-1e4 in
+            # float32 and float64, and soft labels"
+            Case(
+                "logits of +-1e4, a soft label",
+                (
+                    np.array([1e4, -1e4, 1e4, -1e4, 1e4]),
+                    np.array([0.0, 0.0, 1.0, 1.0, 0.3]),
+                ),
+            ),
+            Case(
+                "float32 logits of +-100 and +-1e4",
+                (
+                    np.array([100.0, -100.0, 1e4, -1e4], np.float32),
+                    np.array([0.0, 1.0, 1.0, 0.0], np.float32),
+                ),
+            ),
+        ),
+        oracle=_lossmod_bce,
+        hidden=_hidden_logit_cases,
+        rtol=1e-5,
+        atol=1e-10,
+        reimplements=("bce_with_logits", "bce", "softplus", "log_sigmoid"),
+    ),
+    Exercise(
+        id="bce-2",
+        task="its derivative sigmoid(z) - y, without overflow",
+        solution=stable_bce_gradient,
+        cases=(
+            Case(
+                "moderate logits",
+                (
+                    np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0, 1.0]),
+                ),
+            ),
+            Case(
+                "soft labels",
+                (np.array([-1.5, 0.2, 2.0]), np.array([0.2, 0.5, 0.9])),
+            ),
+            Case(
+                "logits +-1000",
+                (
+                    np.array([1000.0, 1000.0, -1000.0, -1000.0]),
+                    np.array([0.0, 1.0, 0.0, 1.0]),
+                ),
+            ),
+            Case(
+                "float32 logits of +-1e4, soft labels",
+                (
+                    np.array([1e4, -1e4, 1e4, -1e4], np.float32),
+                    np.array([0.0, 1.0, 0.25, 0.75], np.float32),
+                ),
+            ),
+        ),
+        oracle=_numerical_bce_gradient,
+        hidden=_hidden_logit_cases,
+        rtol=1e-5,
+        atol=1e-7,
+        reimplements=("bce_with_logits_grad", "sigmoid"),
+    ),
+    Exercise(
+        id="bce-3",
+        task="mean binary cross-entropy with pos_weight",
+        solution=weighted_bce,
+        cases=(
+            Case(
+                "pos_weight 1 is plain BCE",
+                (
+                    np.array([-2.0, 0.5, 3.0, 1.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0]),
+                    1.0,
+                ),
+            ),
+            Case(
+                "pos_weight 3",
+                (
+                    np.array([-2.0, 0.5, 3.0, 1.0]),
+                    np.array([0.0, 1.0, 1.0, 0.0]),
+                    3.0,
+                ),
+            ),
+            Case(
+                "one pos_weight per column",
+                (
+                    np.array([[1.0, -2.0], [0.3, 0.4], [-1.0, 5.0]]),
+                    np.array([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]]),
+                    np.array([2.0, 0.5]),
+                ),
+            ),
+            Case(
+                "confident mistakes +-50",
+                (np.array([50.0, -50.0]), np.array([0.0, 1.0]), 4.0),
+            ),
+            Case(
+                "soft labels, pos_weight 2",
+                (
+                    np.array([-1.5, 0.2, 2.0]),
+                    np.array([0.2, 0.5, 0.9]),
+                    2.0,
+                ),
+            ),
+            # "finite for every finite logit"
+            Case(
+                "logits of +-1e4, pos_weight 3",
+                (
+                    np.array([1e4, -1e4, 1e4, -1e4]),
+                    np.array([1.0, 1.0, 0.0, 0.5]),
+                    3.0,
+                ),
+            ),
+        ),
+        oracle=_lossmod_weighted_bce,
+        hidden=_hidden_weighted_cases,
+        rtol=1e-5,
+        atol=1e-10,
+        reimplements=("bce_with_logits", "softplus", "log_sigmoid"),
+    ),
+    Exercise(
+        id="bce-4",
+        task=(
+            "the calibrated probability from a model trained with "
+            "pos_weight"
+        ),
+        solution=corrected_probability,
+        cases=(
+            Case(
+                "pos_weight 1 changes nothing",
+                (np.array([0.1, 0.5, 0.9]), 1.0),
+            ),
+            Case("pos_weight 9", (np.array([0.1, 0.5, 0.9]), 9.0)),
+            Case("pos_weight 0.25", (np.array([0.2, 0.5, 0.8]), 0.25)),
+            # q anywhere in (0, 1): no clipping away from 0 and 1
+            Case(
+                "q near 0 and 1, pos_weight 4",
+                (np.array([1e-9, 0.5, 1.0 - 1e-9]), 4.0),
+            ),
+        ),
+        oracle=_stationary_probability,
+        hidden=_hidden_probability_cases,
+        rtol=1e-7,
+        atol=1e-12,
+    ),
+    Exercise(
+        id="bce-5",
+        task="the first logit at which the naive formula returns inf",
+        solution=first_infinite_logit,
+        cases=(
+            Case("float32, label 0", ("float32", 0.0)),
+            Case("float64, label 0", ("float64", 0.0)),
+            # both labels (label 1: negative logits) and every dtype
+            Case("float32, label 1", ("float32", 1.0)),
+            Case("float16, label 1", ("float16", 1.0)),
+        ),
+        oracle=_bit_search_first_infinite_logit,
+        hidden=_hidden_infinite_logit_cases,
+        rtol=0.0,
+        atol=0.0,
+    ),
+)
+
+
+WRITTEN = {
+    "bce-6": (
+        "show that BCE on logits and regularised logistic regression "
+        "are convex"
+    ),
+}
+"""The written exercises (derivations, explorations): one-line tasks."""

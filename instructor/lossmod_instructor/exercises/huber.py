@@ -1,0 +1,307 @@
+"""Exercises of the chapter "Huber loss and its smooth relatives"
+(chapters/huber.ipynb)."""
+
+from __future__ import annotations
+
+import math
+
+import lossmod
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossmod_instructor.exercises import Case, Exercise
+
+
+def huber_loss(pred: ArrayLike, target: ArrayLike, delta: float) -> float:
+    """Mean Huber loss of pred against target, with threshold delta.
+
+    Parameters
+    ----------
+    pred, target : arrays of the same shape (any)
+    delta : float, > 0
+        Where the quadratic regime ends, in the units of the residual
+        r = pred - target.
+
+    Returns
+    -------
+    float: the mean over all elements of r^2 / 2 where |r| <= delta and
+    delta * (|r| - delta / 2) where |r| > delta.
+    """
+    pred, target = np.asarray(pred, float), np.asarray(target, float)
+    residual = pred - target
+    size = np.abs(residual)
+    quadratic = 0.5 * residual**2
+    linear = delta * (size - 0.5 * delta)
+    return float(np.mean(np.where(size <= delta, quadratic, linear)))
+
+
+def huber_gradient(
+    pred: ArrayLike,
+    target: ArrayLike,
+    delta: float,
+) -> NDArray[np.float64]:
+    """Gradient of huber_loss(pred, target, delta) (the mean) w.r.t. pred.
+
+    Parameters
+    ----------
+    pred, target : arrays of the same shape (any), n elements in all
+    delta : float, > 0
+
+    Returns
+    -------
+    array of the shape of pred: the derivative of each element's loss with
+    respect to its residual r = pred - target, divided by n.
+    """
+    pred, target = np.asarray(pred, float), np.asarray(target, float)
+    residual = pred - target
+    # r inside [-delta, delta], +-delta outside: the slope of the parabola,
+    # then of the line.
+    return np.clip(residual, -delta, delta) / residual.size
+
+
+def log_cosh_stable(residual: ArrayLike) -> NDArray[np.float64]:
+    """log(cosh(r)) for each element, accurate and finite for every finite
+    r.
+
+    Parameters
+    ----------
+    residual : array of any shape, finite values
+
+    Returns
+    -------
+    array of the shape of residual: log(cosh(r)), with full relative
+    accuracy both for tiny |r| (where cosh(r) rounds to 1) and for huge |r|
+    (where cosh(r) overflows).
+    """
+    size = np.abs(np.asarray(residual, dtype=np.float64))
+    result = np.empty_like(size)
+    small = size < 20.0
+    # Near 0: cosh r = 1 + 2 sinh(r/2)^2, and log1p keeps the tiny
+    # 2 sinh(r/2)^2 accurate.
+    result[small] = np.log1p(2.0 * np.sinh(0.5 * size[small]) ** 2)
+    # Far out: cosh r = e^|r| (1 + e^(-2|r|)) / 2, so
+    # log cosh r = |r| + log1p(e^(-2|r|)) - log 2: nothing overflows.
+    large = size[~small]
+    result[~small] = large + np.log1p(np.exp(-2.0 * large)) - math.log(2.0)
+    return result
+
+
+def huber_gaussian_efficiency(delta: float) -> float:
+    """Asymptotic efficiency at the normal of Huber's location estimator.
+
+    Parameters
+    ----------
+    delta : float, > 0
+        The threshold of the Huber loss, in units of the noise's standard
+        deviation.
+
+    Returns
+    -------
+    float in (0, 1]: the variance of the sample mean divided by the
+    asymptotic variance of the minimiser of sum_i huber(y_i - mu, delta),
+    for y_i ~ N(mu, 1). That variance is E[psi(Z)^2] / E[psi'(Z)]^2, with
+    psi(z) = clip(z, -delta, delta) and Z ~ N(0, 1).
+    """
+    # P(|Z| <= delta) = E[psi'(Z)], and phi(delta), the normal density.
+    inside = math.erf(delta / math.sqrt(2.0))
+    density = math.exp(-0.5 * delta**2) / math.sqrt(2.0 * math.pi)
+    outside = math.erfc(delta / math.sqrt(2.0))  # P(|Z| > delta)
+    # E[Z^2; |Z| <= delta] = P(|Z| <= delta) - 2 delta phi(delta), by
+    # parts.
+    mean_square_psi = inside - 2.0 * delta * density + delta**2 * outside
+    return inside**2 / mean_square_psi
+
+
+# -------------------------------------------------------------------------
+# Oracles: independent computations of the same results
+
+
+def _lossmod_huber(
+    pred: ArrayLike, target: ArrayLike, delta: float
+) -> float:
+    return float(lossmod.huber(pred, target, delta=delta))
+
+
+def _lossmod_huber_grad(
+    pred: ArrayLike, target: ArrayLike, delta: float
+) -> NDArray[np.float64]:
+    return np.asarray(
+        lossmod.huber_grad(pred, target, delta=delta), dtype=np.float64
+    )
+
+
+def _lossmod_log_cosh(residual: ArrayLike) -> NDArray[np.float64]:
+    values = np.asarray(residual, dtype=np.float64)
+    return np.asarray(
+        lossmod.log_cosh(values, np.zeros_like(values), reduction="none"),
+        dtype=np.float64,
+    )
+
+
+def _integrated_efficiency(delta: float) -> float:
+    """The efficiency by numerical integration against the normal density
+    (scipy)."""
+    from scipy import integrate, stats  # type: ignore[import-untyped]
+
+    def psi(z: float) -> float:
+        return float(np.clip(z, -delta, delta))
+
+    slope, _ = integrate.quad(
+        stats.norm.pdf, -delta, delta, epsabs=1e-14, epsrel=1e-12
+    )
+    square = stats.norm.expect(
+        lambda z: psi(z) ** 2, epsabs=1e-14, epsrel=1e-12
+    )
+    return float(slope**2 / square)
+
+
+# -------------------------------------------------------------------------
+# Hidden cases, extreme inputs among them
+
+
+def _hidden_huber_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    pred, target = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    return (
+        Case("a 4x5 batch", (pred, target, 0.7)),
+        Case(
+            "residuals of 1e3 and 1e6",
+            (np.array([1e3, -1e6, 0.2]), np.zeros(3), 1.0),
+        ),
+        Case("delta huge: all quadratic", (pred, target, 1e6)),
+        Case("delta tiny: all linear", (pred, target, 1e-6)),
+        Case(
+            "residuals exactly at +-delta",
+            (np.array([2.0, -2.0, 0.0]), np.zeros(3), 2.0),
+        ),
+        Case("scaled targets", (100.0 * pred, 100.0 * target, 50.0)),
+    )
+
+
+def _hidden_log_cosh_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    return (
+        Case("standard normal residuals", (rng.normal(size=(3, 4)),)),
+        Case("|r| = 1e3", (np.array([1e3, -1e3]),)),
+        Case("|r| = 1e300", (np.array([1e300, -1e300]),)),
+        Case("|r| = 1e-200", (np.array([1e-200, -1e-200, 0.0]),)),
+        Case(
+            "around the overflow of cosh",
+            (np.array([709.0, 710.4, 710.6, -712.0]),),
+        ),
+        Case("around 20", (np.array([19.999, 20.0, 20.001, -20.0]),)),
+        Case(
+            "log-uniform magnitudes",
+            (np.exp(rng.uniform(-300, 300, size=20)),),
+        ),
+    )
+
+
+def _hidden_efficiency_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    return (
+        Case("delta = 0.05 (near the median's 2 / pi)", (0.05,)),
+        Case("delta = 0.5", (0.5,)),
+        Case("delta = 5 (near the mean's 1)", (5.0,)),
+        Case("a random delta", (float(rng.uniform(0.2, 3.0)),)),
+    )
+
+
+_PRED = np.array([0.5, -2.0, 3.0, 1.0, 0.0])
+_TARGET = np.array([0.0, 0.0, 0.5, 1.0, -4.0])
+
+EXERCISES = (
+    Exercise(
+        id="huber-1",
+        task="the mean Huber loss with threshold delta",
+        solution=huber_loss,
+        cases=(
+            Case("delta = 1", (_PRED, _TARGET, 1.0)),
+            # r = 2.5: a residual exactly at the join
+            Case(
+                "delta = 2.5, a residual at +delta", (_PRED, _TARGET, 2.5)
+            ),
+            Case(
+                "2-D, delta = 0.1",
+                (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1),
+            ),
+        ),
+        oracle=_lossmod_huber,
+        hidden=_hidden_huber_cases,
+        rtol=1e-9,
+        atol=1e-12,
+    ),
+    Exercise(
+        id="huber-2",
+        task="the gradient of the mean Huber loss",
+        solution=huber_gradient,
+        cases=(
+            Case("delta = 1", (_PRED, _TARGET, 1.0)),
+            # r = 2.5: a residual exactly at the join
+            Case(
+                "delta = 2.5, a residual at +delta", (_PRED, _TARGET, 2.5)
+            ),
+            Case(
+                "2-D, delta = 0.1",
+                (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1),
+            ),
+        ),
+        oracle=_lossmod_huber_grad,
+        hidden=_hidden_huber_cases,
+        rtol=1e-9,
+        atol=1e-12,
+    ),
+    Exercise(
+        id="huber-3",
+        task="log(cosh(r)) accurate and finite for every finite r",
+        solution=log_cosh_stable,
+        cases=(
+            Case(
+                "moderate residuals",
+                (np.array([-2.0, -0.5, 0.0, 0.5, 3.0]),),
+            ),
+            Case(
+                "large residuals: cosh overflows",
+                (np.array([-800.0, 711.0, 1000.0, 5.0]),),
+            ),
+            Case(
+                "tiny residuals: cosh rounds to 1",
+                (np.array([1e-10, -3e-9, 1e-5]),),
+            ),
+            # log(cosh r) loses digits long before cosh r rounds to 1
+            Case(
+                "small residuals: cosh r - 1 near 1e-7",
+                (np.array([3e-4, -1e-3, 0.01]),),
+            ),
+            # "from 1e-200 to 1e300" (log cosh 1e-200 underflows to 0)
+            Case(
+                "|r| = 1e300 and 1e-200",
+                (np.array([1e300, -1e-200, 0.5]),),
+            ),
+        ),
+        oracle=_lossmod_log_cosh,
+        hidden=_hidden_log_cosh_cases,
+        rtol=1e-10,
+        atol=0.0,
+    ),
+    Exercise(
+        id="huber-4",
+        task=(
+            "the Gaussian efficiency of Huber's estimator as a function "
+            "of delta"
+        ),
+        solution=huber_gaussian_efficiency,
+        cases=(
+            Case("delta = 1.345", (1.345,)),
+            Case("delta = 1", (1.0,)),
+            Case("delta = 2", (2.0,)),
+        ),
+        oracle=_integrated_efficiency,
+        hidden=_hidden_efficiency_cases,
+        rtol=1e-8,
+        atol=1e-12,
+    ),
+)
+
+
+WRITTEN = {
+    "huber-5": "derive Huber's weighted normal equations and fit by IRLS",
+}
+"""The written exercises (derivations, explorations): one-line tasks."""

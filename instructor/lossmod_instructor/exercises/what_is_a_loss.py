@@ -1,0 +1,109 @@
+"""Exercises of the chapter "What is a loss function?"
+(chapters/what-is-a-loss.ipynb)."""
+
+from __future__ import annotations
+
+import lossmod
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossmod_instructor.exercises import Case, Exercise
+
+
+def line_cost_gradient(
+    design: ArrayLike, target: ArrayLike, theta: ArrayLike
+) -> NDArray[np.float64]:
+    """Gradient of the linear-regression cost
+    L(theta) = mean((design @ theta - target)^2).
+
+    Parameters
+    ----------
+    design : array of shape (n, d)
+        One example per row.
+    target : array of shape (n,)
+    theta : array of shape (d,)
+
+    Returns
+    -------
+    array of shape (d,): (2 / n) design^T (design @ theta - target).
+    """
+    design, target, theta = (
+        np.asarray(design),
+        np.asarray(target),
+        np.asarray(theta),
+    )
+    residual = design @ theta - target
+    return 2.0 / len(target) * design.T @ residual
+
+
+def _numerical_line_cost_gradient(
+    design: ArrayLike, target: ArrayLike, theta: ArrayLike
+) -> NDArray[np.float64]:
+    """Central differences of lossmod.mse(design @ theta, target): the
+    oracle."""
+    design, target = (
+        np.asarray(design, dtype=float),
+        np.asarray(target, dtype=float),
+    )
+    return lossmod.numerical_gradient(
+        lambda t: lossmod.mse(design @ t, target), theta
+    )
+
+
+def _hidden_line_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    tall = rng.normal(size=(40, 3))
+    return (
+        Case(
+            "40 examples, 3 features",
+            (tall, rng.normal(size=40), rng.normal(size=3)),
+        ),
+        Case(
+            "large values",
+            (1e3 * tall, rng.normal(size=40), rng.normal(size=3)),
+        ),
+    )
+
+
+_DESIGN = np.array([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+
+EXERCISES = (
+    Exercise(
+        id="what-is-a-loss-4",
+        task="gradient of the linear-regression cost",
+        solution=line_cost_gradient,
+        cases=(
+            Case(
+                "at the exact fit",
+                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.array([2.0, 1.0])),
+            ),
+            Case(
+                "at zero",
+                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2)),
+            ),
+            Case(
+                "one feature",
+                (
+                    np.array([[0.5], [-1.0]]),
+                    np.array([1.0, 2.0]),
+                    np.array([3.0]),
+                ),
+            ),
+        ),
+        oracle=_numerical_line_cost_gradient,
+        hidden=_hidden_line_cases,
+        rtol=1e-6,
+        atol=1e-9,
+    ),
+)
+
+
+WRITTEN = {
+    "what-is-a-loss-1": (
+        "the Hessian of linear regression's MSE, and when it is singular"
+    ),
+    "what-is-a-loss-2": "the Hessian of the network's cost at its saddle",
+    "what-is-a-loss-3": (
+        "where gradient descent ends from a grid of starting points"
+    ),
+}
+"""The written exercises (derivations, explorations): one-line tasks."""
