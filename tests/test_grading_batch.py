@@ -114,3 +114,17 @@ def test_assignment_fixes_the_exercises_graded() -> None:
     assert any("not part of this assignment" in m for m in only_first.messages)
     with pytest.raises(ValueError, match="no exercise or chapter named 'nope'"):
         batch.Plan(batch.Options(assignment=("nope",), registry=SYNTHETIC))
+
+
+def test_a_syntax_error_in_an_exercise_cell_is_not_not_attempted() -> None:
+    """An exercise whose cell does not parse fails with the cell (numbered from 1, as Jupyter
+    shows it) and the error, instead of "not attempted"; the other exercise keeps its points."""
+    (graded,) = grade(synthetic_notebook("return (pred - target"))
+    broken, other = graded.exercises
+    assert broken.status == "failed" and broken.score == 0 and other.score == other.exercise.points
+    feedback = {r.verdict.feedback for r in broken.results}
+    assert len(feedback) == 1
+    assert feedback.pop().startswith(
+        "cell 2 could not run: SyntaxError: '(' was never closed (line"
+    )
+    assert any(m.startswith("cell 2 raised SyntaxError") for m in graded.messages)

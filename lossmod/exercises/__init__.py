@@ -61,10 +61,7 @@ class Case:
         """``function(*args, **kwargs)`` on copies, so a function that
         writes into its inputs cannot change the case for the next
         caller."""
-        args = tuple(
-            np.array(a, copy=True) if isinstance(a, np.ndarray) else a
-            for a in self.args
-        )
+        args = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in self.args)
         return function(*args, **dict(self.kwargs))
 
     def describe(self, width: int = 160) -> str:
@@ -79,9 +76,7 @@ class Case:
         with np.printoptions(precision=4, threshold=8, edgeitems=2):
             parts = [_short(a) for a in self.args]
             parts += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
-        return [
-            p if len(p) <= width else p[: width - 3] + "..." for p in parts
-        ]
+        return [p if len(p) <= width else p[: width - 3] + "..." for p in parts]
 
 
 def _short(value: Any) -> str:
@@ -147,9 +142,7 @@ def _read_catalogue(
             Case(
                 case["name"],
                 tuple(decode(a) for a in case["args"]),
-                MappingProxyType(
-                    {k: decode(v) for k, v in case["kwargs"].items()}
-                ),
+                MappingProxyType({k: decode(v) for k, v in case["kwargs"].items()}),
                 decode(case["expected"]),
             )
             for case in entry.get("cases", ())
@@ -173,11 +166,7 @@ def _read_catalogue(
 @cache
 def catalogue() -> Mapping[str, PublicExercise]:
     """Every exercise of the book, by id, in the book's order."""
-    text = (
-        resources.files(__name__)
-        .joinpath(CATALOGUE_FILE)
-        .read_text("utf-8")
-    )
+    text = resources.files(__name__).joinpath(CATALOGUE_FILE).read_text("utf-8")
     return _read_catalogue(json.loads(text))
 
 
@@ -232,9 +221,7 @@ def compare(
     expected_array = expected_array.astype(np.float64)
     if got_array.shape != expected_array.shape:
         return _shape_problem(got_array, expected_array)
-    bad = ~np.isclose(
-        got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True
-    )
+    bad = ~np.isclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True)
     if not bad.any():
         return None
     slip = _diagnose(got_array, expected_array, rtol, atol, case, about)
@@ -243,9 +230,7 @@ def compare(
         want, have = _pair(float(expected_array), float(got_array), rtol)
         return f"expected {want}, got {have}.{hint}"
     where = tuple(int(i) for i in np.argwhere(bad)[0])
-    want, have = _pair(
-        float(expected_array[where]), float(got_array[where]), rtol
-    )
+    want, have = _pair(float(expected_array[where]), float(got_array[where]), rtol)
     return (
         f"{int(bad.sum())} of {bad.size} values differ; first at index "
         f"{where}: expected {want}, got {have}.{hint}"
@@ -271,10 +256,7 @@ def _not_a_number(got: Any) -> str | None:
         return "returned complex numbers; the answer is real"
     if array.dtype.kind in _NOT_NUMBERS:
         held = "text" if array.dtype.kind in "US" else "objects"
-        return (
-            f"returned {_kind_of(got)} holding {held}: not a number or an "
-            "array of numbers"
-        )
+        return f"returned {_kind_of(got)} holding {held}: not a number or an array of numbers"
     return None
 
 
@@ -329,15 +311,12 @@ def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
             named.append(
                 (
                     classes,
-                    f'C = {classes} ("mean" divides by N C, '
-                    '"batchmean" by the batch size N)',
+                    f'C = {classes} ("mean" divides by N C, "batchmean" by the batch size N)',
                 )
             )
         else:
             named.append((classes, f"the number of classes C = {classes}"))
-        named.append(
-            (first.shape[0], f"the batch size N = {first.shape[0]}")
-        )
+        named.append((first.shape[0], f"the batch size N = {first.shape[0]}"))
     named.append(
         (
             first.size,
@@ -416,11 +395,7 @@ class CheckReport:
         cases."""
         if not self.results:
             return 0.0
-        return (
-            self.exercise.points
-            * sum(r.passed for r in self.results)
-            / len(self.results)
-        )
+        return self.exercise.points * sum(r.passed for r in self.results) / len(self.results)
 
     def __repr__(self) -> str:
         total = len(self.results)
@@ -428,9 +403,7 @@ class CheckReport:
         if self.status == "not attempted":
             return feedback_head(self.exercise.id, NOT_ATTEMPTED)
         if self.status == "passed":
-            return feedback_head(
-                self.exercise.id, f"passed all {total} checks."
-            )
+            return feedback_head(self.exercise.id, f"passed all {total} checks.")
         lines = [
             feedback_head(
                 self.exercise.id,
@@ -447,10 +420,7 @@ class CheckReport:
 
 FEEDBACK_WIDTH = 75
 """Feedback lines wrap at the width of a code cell's output in the book."""
-NOT_ATTEMPTED = (
-    "not attempted yet. Replace `raise NotImplementedError` with "
-    "your code."
-)
+NOT_ATTEMPTED = "not attempted yet. Replace `raise NotImplementedError` with your code."
 
 
 def feedback_head(exercise_id: str, verdict: str) -> str:
@@ -477,9 +447,7 @@ def failure_lines(case: Case, problem: str) -> list[str]:
         subsequent_indent="      ",
     )
     arguments = case.arguments(FEEDBACK_WIDTH - 8)
-    lines.append(
-        "      called with:" if len(arguments) > 1 else "      called with"
-    )
+    lines.append("      called with:" if len(arguments) > 1 else "      called with")
     lines += [f"        {a}" for a in arguments]
     return lines
 
@@ -527,14 +495,10 @@ def check(exercise_id: str, function: Callable[..., Any]) -> CheckReport:
             f"function must be the function you wrote for {exercise.heading}; "
             f"got {_kind_of(function)}"
         )
-    outcomes = [
-        (case, *_run(exercise, function, case)) for case in exercise.cases
-    ]
+    outcomes = [(case, *_run(exercise, function, case)) for case in exercise.cases]
     if all(not_written for _, _, not_written in outcomes):
         return CheckReport(exercise, "not attempted")
-    results = tuple(
-        CaseResult(case, problem) for case, problem, _ in outcomes
-    )
+    results = tuple(CaseResult(case, problem) for case, problem, _ in outcomes)
     status = "passed" if all(r.passed for r in results) else "failed"
     return CheckReport(exercise, status, results)
 

@@ -31,18 +31,14 @@ def parser() -> argparse.ArgumentParser:
         "check(...) cells do, and end with a summary line. Exit status 0 when every "
         "exercise passes.",
     )
-    check.add_argument(
-        "notebook", type=Path, help="a lesson notebook (.ipynb)"
-    )
+    check.add_argument("notebook", type=Path, help="a lesson notebook (.ipynb)")
     check.add_argument(
         "--timeout",
         type=float,
         default=10.0,
         help="seconds per check call",
     )
-    check.add_argument(
-        "--all-cells", action="store_true", help="run every cell in full"
-    )
+    check.add_argument("--all-cells", action="store_true", help="run every cell in full")
     listing = commands.add_parser(
         "exercises",
         aliases=["list"],
@@ -50,9 +46,7 @@ def parser() -> argparse.ArgumentParser:
         description="List every exercise of the book, written ones included: its number, "
         "id, kind, chapter and task.",
     )
-    listing.add_argument(
-        "chapter", nargs="?", help="only this chapter (e.g. mse)"
-    )
+    listing.add_argument("chapter", nargs="?", help="only this chapter (e.g. mse)")
     commands.add_parser(
         "grade",
         help="grade learners' notebooks (instructors; `lossmod grade --help`)",
@@ -78,14 +72,8 @@ def list_exercises(chapter: str | None = None) -> int:
         if exercise.chapter != shown:
             shown = exercise.chapter
             number = exercise.number.split(".")[0]
-            print(
-                f"\nChapter {number}, {exercise.chapter_title} ({exercise.chapter})"
-            )
-        kind = (
-            f"write {exercise.function}"
-            if exercise.kind == "code"
-            else "written"
-        )
+            print(f"\nChapter {number}, {exercise.chapter_title} ({exercise.chapter})")
+        kind = f"write {exercise.function}" if exercise.kind == "code" else "written"
         line = f"  Exercise {exercise.number:5} {exercise.id:20} {exercise.task} [{kind}]"
         print(textwrap.fill(line, 100, subsequent_indent=" " * 35))
     written = sum(e.kind == "written" for e in known.values())
@@ -118,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from lossmod.exercises.check_notebook import main as check_main
 
-        return check_main(
-            args.notebook, timeout=args.timeout, all_cells=args.all_cells
-        )
+        return check_main(args.notebook, timeout=args.timeout, all_cells=args.all_cells)
     if args.command in ("exercises", "list"):
         return list_exercises(args.chapter)
     parser().print_help()

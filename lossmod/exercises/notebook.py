@@ -23,9 +23,7 @@ from dataclasses import dataclass
 
 MAX_BYTES = 32 << 20
 EXERCISE_TAG = "exercise-stub"
-_CHECK_CALL = re.compile(
-    r"""^check\(\s*(["'])([^"'\n]+)\1\s*,\s*([A-Za-z_]\w*)\s*\)""", re.M
-)
+_CHECK_CALL = re.compile(r"""^check\(\s*(["'])([^"'\n]+)\1\s*,\s*([A-Za-z_]\w*)\s*\)""", re.M)
 _IPYTHON_LINE = re.compile(r"^(\s*)(?:[!%]|[\w.]+\s*=\s*[!%]|.*\?\s*$)")
 
 
@@ -54,51 +52,29 @@ class ExerciseCall:
 def read_cells(data: bytes) -> list[Cell]:
     """The code cells of a version-4 notebook; NotebookError saying what is wrong otherwise."""
     if len(data) > MAX_BYTES:
-        raise NotebookError(
-            f"the file is larger than {MAX_BYTES >> 20} MB"
-        )
+        raise NotebookError(f"the file is larger than {MAX_BYTES >> 20} MB")
     try:
         notebook = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise NotebookError(
-            f"the file is not JSON ({str(error)[:100]})"
-        ) from error
-    if not isinstance(notebook, dict) or not isinstance(
-        notebook.get("cells"), list
-    ):
-        raise NotebookError(
-            "the file is JSON but not a notebook (no list of cells)"
-        )
+        raise NotebookError(f"the file is not JSON ({str(error)[:100]})") from error
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise NotebookError("the file is JSON but not a notebook (no list of cells)")
     if notebook.get("nbformat") != 4:
-        raise NotebookError(
-            f"not a version-4 notebook (nbformat {notebook.get('nbformat')!r})"
-        )
+        raise NotebookError(f"not a version-4 notebook (nbformat {notebook.get('nbformat')!r})")
     cells = []
     for index, cell in enumerate(notebook["cells"]):
-        if not isinstance(cell, dict) or not isinstance(
-            cell.get("cell_type"), str
-        ):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
             raise NotebookError(f"cell {index} is not a notebook cell")
         if cell["cell_type"] != "code":
             continue
         source = cell.get("source", "")
-        if isinstance(source, list) and all(
-            isinstance(line, str) for line in source
-        ):
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
             source = "".join(source)
         if not isinstance(source, str):
-            raise NotebookError(
-                f"cell {index} has a source that is not text"
-            )
+            raise NotebookError(f"cell {index} has a source that is not text")
         metadata = cell.get("metadata", {})
-        tags = (
-            metadata.get("tags", []) if isinstance(metadata, dict) else []
-        )
-        tags = (
-            tuple(t for t in tags if isinstance(t, str))
-            if isinstance(tags, list)
-            else ()
-        )
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+        tags = tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
         cells.append(Cell(index, source, tags))
     return cells
 
@@ -113,10 +89,7 @@ def exercise_calls(cells: list[Cell]) -> list[ExerciseCall]:
 
 
 def is_exercise_cell(cell: Cell) -> bool:
-    return (
-        EXERCISE_TAG in cell.tags
-        or _CHECK_CALL.search(cell.source) is not None
-    )
+    return EXERCISE_TAG in cell.tags or _CHECK_CALL.search(cell.source) is not None
 
 
 def python_source(source: str) -> str | None:
@@ -172,17 +145,11 @@ def runnable(
                 )
             )
         except SyntaxError as error:
-            parsed.append(
-                (cell, None, f"{type(error).__name__}: {error.msg}")
-            )
+            parsed.append((cell, None, f"{type(error).__name__}: {error.msg}"))
             lines[cell.index] = error.lineno
         except (ValueError, RecursionError, MemoryError) as error:
             parsed.append((cell, None, f"{type(error).__name__}: {error}"))
-    whole = {
-        c.index
-        for c, m, _ in parsed
-        if m is not None and (all_cells or is_exercise_cell(c))
-    }
+    whole = {c.index for c, m, _ in parsed if m is not None and (all_cells or is_exercise_cell(c))}
     needed = set(roots)
     candidates: list[tuple[int, ast.stmt, set[str], set[str]]] = []
     for cell, module, _ in parsed:
@@ -207,19 +174,11 @@ def runnable(
     out = []
     for cell, module, problem in parsed:
         if module is None:
-            out.append(
-                Runnable(
-                    cell.index, None, True, problem, lines.get(cell.index)
-                )
-            )
+            out.append(Runnable(cell.index, None, True, problem, lines.get(cell.index)))
         elif cell.index in whole:
             out.append(Runnable(cell.index, module, True))
         else:
-            body = [
-                c[1]
-                for n, c in enumerate(candidates)
-                if c[0] == cell.index and n in kept
-            ]
+            body = [c[1] for n, c in enumerate(candidates) if c[0] == cell.index and n in kept]
             if body:
                 out.append(
                     Runnable(
@@ -240,22 +199,11 @@ def _binds(node: ast.stmt) -> set[str]:
     a def or class, or a constant assigned to plain names)."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return {a.asname or a.name.split(".")[0] for a in node.names}
-    if isinstance(
-        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    ):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
-    if (
-        isinstance(node, (ast.Assign, ast.AnnAssign))
-        and node.value is not None
-    ):
-        targets = (
-            node.targets if isinstance(node, ast.Assign) else [node.target]
-        )
-        names = [
-            n
-            for t in targets
-            for n in (t.elts if isinstance(t, ast.Tuple) else [t])
-        ]
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = [n for t in targets for n in (t.elts if isinstance(t, ast.Tuple) else [t])]
         if not all(isinstance(n, ast.Name) for n in names):
             return set()
         try:

@@ -74,6 +74,7 @@ class Graded:
     sandbox: dict[str, Any] = field(default_factory=dict)
     runs: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    cell_errors: dict[int, str] = field(default_factory=dict)  # by cell number, from 1
 
     @property
     def score(self) -> float:
@@ -207,6 +208,14 @@ def grade_steps(
         if name is not None:
             forfeit = f"calls {name}, the reference this exercise asks you to write: no points"
         results = tuple(CheckResult(c, verdicts[k]) for k, c, _ in items)
+        broken = [
+            f"cell {c.cell + 1} could not run: {graded.cell_errors[c.cell + 1]}"
+            for c in calls
+            if c.exercise_id == exercise_id and c.cell + 1 in graded.cell_errors
+        ]
+        if broken and all(r.verdict.not_attempted for r in results):
+            # the exercise's own cell failed, so its function is missing: not "not attempted"
+            results = tuple(CheckResult(r.check, Verdict(False, broken[-1])) for r in results)
         graded.exercises.append(
             ExerciseResult(plan.registry[exercise_id], results, tuple(notes), forfeit)
         )
@@ -235,9 +244,10 @@ def _read_messages(
         if kind == "sandbox" and position == 0 and first:
             graded.sandbox = {k: v for k, v in message.items() if k != "t"}
         elif kind == "cell" and first and not ready:
-            graded.messages.append(
-                f"cell {message.get('cell')} raised {clean(str(message.get('error')))}"
-            )
+            error = clean(str(message.get("error")))
+            graded.messages.append(f"cell {message.get('cell')} raised {error}")
+            if isinstance(message.get("cell"), int):
+                graded.cell_errors[message["cell"]] = error
         elif kind == "ready":
             ready = True
         elif kind == "answer" and ready and isinstance(number, int) and number in owner:
