@@ -23,7 +23,7 @@ ifeq ($(shell uname -m),x86_64)
 export OPENBLAS_CORETYPE := Haswell
 endif
 
-.PHONY: book test lint types pytest browser-deps offline learner bench lab execute constraints clean
+.PHONY: book test lint types pytest browser-deps offline learner release bench lab execute constraints clean
 
 # Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -68,6 +68,11 @@ offline: book browser-deps
 learner: $(STAMP)
 	$(BIN)/python tools/learner_edition.py --out _build/learner
 
+## release: every artefact of this version in dist/<version>/ (HTML zip, instructor and learner
+## PDFs, learner hand-out, wheel) with SHA256SUMS
+release: book learner browser-deps
+	$(BIN)/python tools/release.py --html _build/html --learner _build/learner --out dist
+
 ## bench: lossmod's speed against torch, scikit-learn, scipy and the machine's limits (a table)
 BENCH := .venv-bench
 bench:
@@ -109,4 +114,4 @@ constraints:
 	mv requirements/constraints.new requirements/constraints.txt && rm -rf $(VENV).pin
 
 clean:
-	rm -rf _build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf _build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

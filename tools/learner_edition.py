@@ -147,7 +147,7 @@ def build_wheel(out: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="lossmod-wheel-") as temporary:
         source = Path(temporary) / "src"
         source.mkdir()
-        for name in ("pyproject.toml", "README.md"):
+        for name in ("pyproject.toml", "README.md", "LICENSE", "LICENSE-CONTENT"):
             shutil.copy2(ROOT / name, source / name)
         shutil.copytree(
             ROOT / "lossmod", source / "lossmod", ignore=shutil.ignore_patterns("__pycache__")

@@ -42,9 +42,10 @@ def toc_pages(toc: Path) -> list[str]:
     return order
 
 
-def archive(html_dir: Path, out: Path) -> Path:
-    """Zip the built HTML book; open index.html from the unpacked folder to read it."""
-    target = out / f"{NAME}-html.zip"
+def archive(html_dir: Path, out: Path, name: str = f"{NAME}-html") -> Path:
+    """Zip the built HTML book as ``<out>/<name>.zip``; open index.html from the unpacked folder
+    to read it."""
+    target = out / f"{name}.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zipped:
         for path in sorted(html_dir.rglob("*")):
             if path.is_file() and ".buildinfo" not in path.name:
@@ -70,10 +71,11 @@ def print_page(html_dir: Path, pages: list[str]) -> Path:
     return target
 
 
-def pdf(html_dir: Path, out: Path) -> Path:
-    """Print the whole book to PDF with headless Chromium, once MathJax has typeset it."""
+def pdf(html_dir: Path, out: Path, name: str = NAME) -> Path:
+    """Print the whole book to ``<out>/<name>.pdf`` with headless Chromium, once MathJax has
+    typeset it."""
     page = print_page(html_dir, toc_pages(ROOT / "_toc.yml"))
-    target = out / f"{NAME}.pdf"
+    target = out / f"{name}.pdf"
     try:
         with serve(html_dir) as base, chromium() as driver:
             driver.set_script_timeout(300)
