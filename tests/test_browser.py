@@ -116,31 +116,18 @@ def test_audit_catches_a_remote_script_and_an_untypeset_equation(tmp_path: Path)
     assert any("raw TeX in the text" in p for p in raw)
 
 
-def test_offline_copy_is_a_zip_of_the_book_and_a_pdf_of_every_chapter(
-    html_dir: Path, tmp_path: Path
-) -> None:
-    """`make offline`'s script writes a zip holding every page of the HTML book and a PDF with
-    at least one page per chapter of the table of contents."""
-    import re
-    import subprocess
+def test_offline_copy_is_a_zip_of_the_book(html_dir: Path, tmp_path: Path) -> None:
+    """`make offline`'s zip holds every page of the HTML book (its PDFs are the release's, which
+    tests/test_release.py checks)."""
     import sys
     import zipfile
 
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "offline_copy.py"), "--html", str(html_dir),
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    (archive,) = tmp_path.glob("*.zip")
-    names = set(zipfile.ZipFile(archive).namelist())
+    sys.path.insert(0, str(ROOT / "tools"))
+    from offline_copy import archive
+
+    names = set(zipfile.ZipFile(archive(html_dir, tmp_path)).namelist())
     for page in book_pages(html_dir):
         assert f"loss-functions-in-neural-networks/{page.relative_to(html_dir).as_posix()}" in names
-    (pdf,) = tmp_path.glob("*.pdf")
-    content = pdf.read_bytes()
-    assert content.startswith(b"%PDF")
-    chapters = len(list((ROOT / "chapters").glob("*.ipynb")))
-    assert len(re.findall(rb"/Type\s*/Page[^s]", content)) >= chapters
 
 
 FRAME = "return document.querySelector('.animation img').getAttribute('src')"

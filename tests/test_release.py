@@ -11,6 +11,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import lossmod_instructor
 import pytest
@@ -92,8 +93,7 @@ def test_release_is_complete_and_its_sums_match(release: Path) -> None:
     stem = f"loss-functions-in-neural-networks-{VERSION}"
     expected = {
         f"{stem}-html.zip",
-        f"{stem}.pdf",
-        f"{stem}-learner.pdf",
+        *(f"{stem}{book}-{paper}.pdf" for book in ("", "-learner") for paper in ("a4", "letter")),
         f"{stem}-learner-handout.zip",
         f"lossmod-{VERSION}-py3-none-any.whl",
     }
@@ -115,12 +115,46 @@ def test_release_is_complete_and_its_sums_match(release: Path) -> None:
     assert not any("lossmod_instructor" in n for n in names)
 
 
+def outline_titles(reader: PdfReader) -> list[str]:
+    found: list[str] = []
+
+    def walk(items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                found.append(item.title)
+
+    walk(reader.outline)
+    return found
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
 @pytest.mark.parametrize("book", ["", "-learner"])
-def test_printed_books_show_version_and_licence(release: Path, book: str) -> None:
-    """The instructor's and the learner's PDFs print the version and the licence on the front
-    page, and hold at least a page per chapter."""
-    reader = PdfReader(release / f"loss-functions-in-neural-networks-{VERSION}{book}.pdf")
-    text = " ".join(page.extract_text() or "" for page in reader.pages[:6])
-    text = re.sub(r"\s+", " ", text)
-    assert f"version {VERSION}" in text and "CC BY 4.0" in text
-    assert len(reader.pages) >= len(list((ROOT / "chapters").glob("*.ipynb")))
+def test_printed_books_work_as_books(release: Path, book: str, paper: str) -> None:
+    """Each printed book (instructor's and learner's, A4 and letter): its paper size; the version
+    and the licence on the front page; a table of contents; an outline with every chapter; page
+    numbers; no link to the server it was printed from, and cross-references that stay inside the
+    PDF. (Code that would be clipped at the printable width stops the printing itself.)"""
+    reader = PdfReader(release / f"loss-functions-in-neural-networks-{VERSION}{book}-{paper}.pdf")
+    width, height = (float(x) / 72 for x in reader.pages[0].mediabox.upper_right)
+    assert (round(width, 1), round(height, 1)) == {"a4": (8.3, 11.7), "letter": (8.5, 11.0)}[paper]
+    front = re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in reader.pages[:8]))
+    assert f"version {VERSION}" in front and "CC BY 4.0" in front and "Contents" in front
+    titles = outline_titles(reader)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert len([t for t in titles if re.match(r"\d+\. ", t)]) == len(chapters) - 1  # numbered
+    assert "Bibliography" in titles and "3.9. Exercises" in titles
+    total = len(reader.pages)
+    assert f"{total // 2} / {total}" in (reader.pages[total // 2 - 1].extract_text() or "")
+    uris, internal = [], 0
+    for page in reader.pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A") or {}
+            if "/URI" in action:
+                uris.append(str(action["/URI"]))
+            else:
+                internal += 1
+    assert not [u for u in uris if re.match(r"https?://(127\.|localhost|\[::1\])", u)]
+    assert internal > 200 and all(u.startswith(("http://", "https://", "mailto:")) for u in uris)

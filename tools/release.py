@@ -1,8 +1,9 @@
 """A release: every artefact an instructor adopts, versioned, in ``dist/<version>/``.
 
 - ``loss-functions-in-neural-networks-<version>-html.zip``: the instructor's HTML book;
-- ``loss-functions-in-neural-networks-<version>.pdf``: the instructor's book printed;
-- ``loss-functions-in-neural-networks-<version>-learner.pdf``: the learner's book printed;
+- ``loss-functions-in-neural-networks-<version>-{a4,letter}.pdf``: the instructor's book
+  printed on A4 and on US letter paper;
+- ``loss-functions-in-neural-networks-<version>-learner-{a4,letter}.pdf``: the learner's book;
 - ``loss-functions-in-neural-networks-<version>-learner-handout.zip``: the learner's hand-out
   (README, notebooks, learner's book, wheel, constraints);
 - ``lossmod-<version>-py3-none-any.whl``: the library and the learner's checker;
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from offline_copy import NAME, archive, pdf  # noqa: E402
+from offline_copy import NAME, PAPERS, archive, pdf  # noqa: E402
 
 import lossmod  # noqa: E402
 
@@ -36,10 +37,10 @@ SUMS = "SHA256SUMS"
 def artefact_names(version: str) -> list[str]:
     """The files of a release, SHA256SUMS aside."""
     stem = f"{NAME}-{version}"
+    printed = [f"{stem}{book}-{paper}.pdf" for book in ("", "-learner") for paper in PAPERS]
     return [
         f"{stem}-html.zip",
-        f"{stem}.pdf",
-        f"{stem}-learner.pdf",
+        *printed,
         f"{stem}-learner-handout.zip",
         f"lossmod-{version}-py3-none-any.whl",
     ]
@@ -77,10 +78,11 @@ def release(html: Path, learner: Path, out: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    html_zip, book_pdf, learner_pdf, handout, wheel = artefact_names(version)
+    html_zip, *_, handout, wheel = artefact_names(version)
     archive(html, target, Path(html_zip).stem)
-    pdf(html, target, Path(book_pdf).stem)
-    pdf(learner / "html", target, Path(learner_pdf).stem)
+    papers = tuple(PAPERS)
+    pdf(html, target, f"{NAME}-{version}", papers)
+    pdf(learner / "html", target, f"{NAME}-{version}-learner", papers)
     zip_folder(learner, target / handout, f"{NAME}-{version}-learner")
     (built,) = learner.glob(f"lossmod-{version}-*.whl")
     shutil.copy2(built, target / wheel)
