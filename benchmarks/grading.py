@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import csv
 import inspect
 import json
 import os
@@ -139,11 +140,10 @@ def whole_class(data: list[bytes], jobs: int, all_cells: bool) -> tuple[float, d
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         seconds = time.perf_counter() - started
-        rows = (root / "out" / "grades.csv").read_text().splitlines()[1:]
         statuses: dict[str, int] = {}
-        for row in rows:
-            status = row.rsplit(",", 1)[1]
-            statuses[status] = statuses.get(status, 0) + 1
+        with (root / "out" / "grades.csv").open(newline="") as file:
+            for row in csv.DictReader(file):
+                statuses[row["status"]] = statuses.get(row["status"], 0) + 1
     return seconds, statuses
 
 

@@ -84,3 +84,35 @@ def test_only_needed_definitions_run_outside_exercise_cells() -> None:
     assert ast.unparse(parts[4].module).startswith("import json\n\ndef graded():")
     assert parts[3].error is not None and parts[3].error.startswith("SyntaxError")
     assert all(p.full for p in notebook.runnable(cells, all_cells=True))
+
+
+def test_strings_from_a_notebook_are_valid_unicode() -> None:
+    """A lone surrogate, which JSON can spell but no file can hold, becomes U+FFFD in a cell's
+    source, its tags and the exercise ids it checks."""
+    data = build([('check("mse-1\\ud800", f)\nx = "\\udc80"', ["tag\\ud800"])])
+    data = data.replace(b"\\\\ud800", b"\\ud800").replace(b"\\\\udc80", b"\\udc80")
+    (cell,) = notebook.read_cells(data)
+    assert cell.source == 'check("mse-1\ufffd", f)\nx = "\ufffd"' and cell.tags == ("tag\ufffd",)
+    assert [c.exercise_id for c in notebook.exercise_calls([cell])] == ["mse-1\ufffd"]
+
+
+def test_runnable_lists_every_import_of_a_cell() -> None:
+    """A cell's absolute imports are listed whether or not they run (what the cell needs
+    installed), as (module, names)."""
+    cells = notebook.read_cells(
+        build(
+            [
+                "import os, numpy.linalg as la\nfrom lossmod import mse, mae\nfrom . import x\n"
+                "import missing_module\ndef f():\n    return os.sep",
+                ('check("e-1", f)', []),
+            ]
+        )
+    )
+    first = notebook.runnable(cells)[0]
+    assert first.imports == (
+        ("os", ()),
+        ("numpy.linalg", ()),
+        ("lossmod", ("mse", "mae")),
+        ("missing_module", ()),
+    )
+    assert first.module is not None and "missing_module" not in ast.unparse(first.module)

@@ -1,6 +1,8 @@
-"""The child's confinement and the end of its processes (lossmod_instructor.grading.sandbox, .confine):
-processes a submission starts are all killed, including one that left its process group; a
-fork bomb meets RLIMIT_NPROC (as a non-root user) and the group kill."""
+"""The child's confinement and the end of its processes (lossmod_instructor.grading.sandbox,
+.confine): processes a submission starts are all killed, including one that left its process
+group; a fork bomb meets RLIMIT_NPROC (as a non-root user) and the group kill; a confined
+process reaches no other process of its user and makes no kernel object that would outlive it,
+nor links or pipes in its scratch folder."""
 
 from __future__ import annotations
 
@@ -152,3 +154,92 @@ def test_limits_are_scrubbed_into_the_environment(tmp_path: Path) -> None:
         "OMP_NUM_THREADS",
         "MKL_NUM_THREADS",
     }
+
+
+_OTHERS = """
+import ctypes, os, resource, signal, sys, threading
+from lossmod_instructor.grading import confine
+confine.seccomp()
+libc = ctypes.CDLL(None, use_errno=True)
+parent = os.getppid()
+def attempt(f):
+    try:
+        result = f()
+    except OSError:
+        return "denied"
+    return "denied" if isinstance(result, int) and result < 0 else "allowed"
+print(
+    attempt(lambda: resource.prlimit(parent, resource.RLIMIT_CORE)),
+    attempt(lambda: resource.prlimit(1, resource.RLIMIT_NOFILE)),
+    attempt(lambda: os.kill(parent, 0)),
+    attempt(lambda: os.kill(-1, 0)),
+    attempt(lambda: os.sched_setaffinity(parent, os.sched_getaffinity(parent))),
+    attempt(lambda: os.setpriority(os.PRIO_PROCESS, parent, os.getpriority(os.PRIO_PROCESS, parent))),
+    attempt(lambda: os.pidfd_open(parent)),
+    attempt(lambda: libc.shmget(0, 1 << 20, 0o1600)),
+    attempt(lambda: libc.msgget(0, 0o1600)),
+    attempt(lambda: libc.semget(0, 1, 0o1600)),
+    attempt(lambda: libc.syscall(240 if os.uname().machine == "x86_64" else 180, b"/q", 0o100, 0o600, None)),
+    attempt(lambda: resource.prlimit(0, resource.RLIMIT_CORE)),
+    attempt(lambda: resource.prlimit(os.getpid(), resource.RLIMIT_CORE)),
+    attempt(lambda: os.kill(os.getpid(), 0)),
+    attempt(lambda: signal.pthread_kill(threading.get_ident(), 0)),
+)
+"""
+
+
+def test_the_filter_keeps_other_processes_and_kernel_objects_out_of_reach() -> None:
+    """Under the seccomp filter, a process changes no limit, scheduling or priority of another
+    process of its user, signals none, takes no pidfd, and makes no System V segment, queue or
+    semaphore nor POSIX message queue; on itself, all of it still works."""
+    if not confine.seccomp_supported():
+        pytest.skip("seccomp is not available here")
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", _OTHERS],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"OPENBLAS_NUM_THREADS": "1"},
+        timeout=60,
+    )
+    assert run.stdout.split() == ["denied"] * 11 + ["allowed"] * 4, run.stderr
+
+
+def test_no_link_pipe_or_socket_in_the_scratch_folder(tmp_path: Path) -> None:
+    """Under Landlock the scratch folder takes files and folders, no link, pipe or device node
+    (a chain of links there could tie up the grader's cleanup)."""
+    if not confine.landlock_abi():
+        pytest.skip("Landlock is not available")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    probe = f"""
+import os, sys
+from pathlib import Path
+from lossmod_instructor.grading import confine
+confine.landlock(confine.readable_trees([Path(sys.prefix), Path(sys.base_prefix)], []), [Path({str(scratch)!r})])
+os.chdir({str(scratch)!r})
+def attempt(f):
+    try:
+        f()
+        return "allowed"
+    except OSError:
+        return "denied"
+print(attempt(lambda: os.mkdir("d")), attempt(lambda: open("d/f", "w").close()),
+      attempt(lambda: os.symlink("d", "l")), attempt(lambda: os.mkfifo("p")),
+      attempt(lambda: os.link("d/f", "h")))
+"""
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert run.stdout.split() == ["allowed", "allowed", "denied", "denied", "allowed"], run.stderr
+    assert not (scratch / "l").exists() and not (scratch / "p").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a new IPC namespace needs CAP_SYS_ADMIN")
+def test_as_root_a_child_has_an_ipc_namespace_of_its_own(tmp_path: Path) -> None:
+    """A grader running as root gives each child its own IPC namespace, and says so."""
+    results = grade_one(tmp_path, submission("return _honest(*args, **kwargs)"))
+    assert results["score"] == 1.0
+    records = (tmp_path / "out" / "grading.jsonl").read_text().splitlines()
+    graded = [r for r in map(json.loads, records) if r["event"] == "graded"]
+    assert graded[-1]["sandbox"]["ipc_namespace"] is True

@@ -4,6 +4,8 @@ grade SUBMISSION... --out DIR --seed-file FILE   grade learners' notebooks (same
                                                 ``lossmod grade``; --help for the options)
 publish                                         rewrite lossmod/exercises/catalogue.json
                                                 from the book and the reference solutions
+grade gradescope --assignment ID --seed-file FILE --out autograder.zip
+                                                write a Gradescope autograder
 sync [NOTEBOOK...]                              rewrite stale starting cells of the chapter
                                                 notebooks from the solutions
 """

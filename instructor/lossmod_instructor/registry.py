@@ -74,7 +74,9 @@ class Exercise:
         What the exercise is worth; a submission earns the fraction of checks it passes.
     reimplements : tuple of str
         The ``lossmod`` functions the exercise asks the learner to write, e.g. ``("mse",)``: the
-        grader gives no points for the exercise to a function that calls one of them.
+        grader's child gets a lossmod in which they and their gradients ``<name>_grad`` raise; an
+        exercise whose function uses one earns nothing. Declare them whenever the text says from
+        scratch, NumPy only or without lossmod (tests/test_grading_library.py checks).
     """
 
     id: str

@@ -11,6 +11,9 @@ fraction of a second. With ``all_cells``, every code cell runs in full, as in Ju
 IPython syntax is never executed: a cell magic (``%%bash``) skips its cell, and a line magic,
 ``!command`` or ``x = !command`` becomes ``pass``. Cells are only rewritten when they are not
 valid Python as they stand.
+
+A notebook is untrusted text: every string read from it is valid Unicode (a lone surrogate,
+which JSON can spell but no file can hold, becomes U+FFFD), and its size is capped.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ MAX_BYTES = 32 << 20
 EXERCISE_TAG = "exercise-stub"
 _CHECK_CALL = re.compile(r"""^check\(\s*(["'])([^"'\n]+)\1\s*,\s*([A-Za-z_]\w*)\s*\)""", re.M)
 _IPYTHON_LINE = re.compile(r"^(\s*)(?:[!%]|[\w.]+\s*=\s*[!%]|.*\?\s*$)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotebookError(ValueError):
@@ -74,9 +78,16 @@ def read_cells(data: bytes) -> list[Cell]:
             raise NotebookError(f"cell {index} has a source that is not text")
         metadata = cell.get("metadata", {})
         tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
-        tags = tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
-        cells.append(Cell(index, source, tags))
+        tags = (
+            tuple(_valid(t) for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
+        )
+        cells.append(Cell(index, _valid(source), tags))
     return cells
+
+
+def _valid(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def exercise_calls(cells: list[Cell]) -> list[ExerciseCall]:
@@ -112,13 +123,16 @@ def python_source(source: str) -> str | None:
 @dataclass(frozen=True)
 class Runnable:
     """What runs of one cell: the whole cell, or some of its definitions. ``error`` says why a
-    cell cannot run (a syntax error, at ``line`` of the cell, counted from 1)."""
+    cell cannot run (a syntax error, at ``line`` of the cell, counted from 1). ``imports`` lists
+    every top-level absolute import of the whole cell, run or not, as (module, names imported
+    from it): what the cell needs installed."""
 
     cell: int
     module: ast.Module | None
     full: bool
     error: str | None = None
     line: int | None = None
+    imports: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def runnable(
@@ -176,18 +190,23 @@ def runnable(
         if module is None:
             out.append(Runnable(cell.index, None, True, problem, lines.get(cell.index)))
         elif cell.index in whole:
-            out.append(Runnable(cell.index, module, True))
+            out.append(Runnable(cell.index, module, True, imports=_imports(module)))
         else:
             body = [c[1] for n, c in enumerate(candidates) if c[0] == cell.index and n in kept]
             if body:
-                out.append(
-                    Runnable(
-                        cell.index,
-                        ast.Module(body=body, type_ignores=[]),
-                        False,
-                    )
-                )
+                module_kept = ast.Module(body=body, type_ignores=[])
+                out.append(Runnable(cell.index, module_kept, False, imports=_imports(module)))
     return out
+
+
+def _imports(module: ast.Module) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for node in module.body:
+        if isinstance(node, ast.Import):
+            found += [(alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module, tuple(alias.name for alias in node.names)))
+    return tuple(found)
 
 
 def _names(node: ast.AST) -> set[str]:

@@ -9,13 +9,22 @@ honest answer. Placeholders: ``__ID__`` (exercise id), ``__NAME__`` (function na
 ``__MODULE__`` (the solution's module), ``__TARGET__`` (a file in the grader's output folder
 that must never appear), ``__CANARY__`` (a file outside every scratch folder that must not
 change), ``__SECRETS__`` (paths a submission must not read), ``__REFERENCE__`` (the folder of the
-reference solutions), ``__PORT__`` (a port the test
-listens on, which must get no connection).
+reference solutions), ``__LIBRARY__`` (the real lossmod package, which the child must not
+read), ``__PORT__`` (a port the test listens on, which must get no connection).
+
+The exercise asks for the gradient of the mean squared error "with NumPy only": its
+``reimplements`` takes ``lossmod.mse`` and ``lossmod.mse_grad`` away from the child, and
+``design.T @ lossmod.mse_grad(design @ theta, target)`` is the answer a learner must not use.
+
+Every outcome is decided by a limit that binds whatever the machine's speed (a loop that never
+ends, output or data far beyond a cap, a call the kernel refuses), never by a race with a
+timeout.
 
 A hostile answer that should earn nothing returns 1234.5s, which no check expects (zeros would
 pass a check whose answer is zero). ``score`` is a fraction of the exercise's points: ``"full"``, ``"zero"``, ``"all but first"``
-(the first check fails, every later one passes) or ``"float32"`` (each check passes exactly when
-the reference answer rounded to float32 is within the exercise's tolerances).
+(the first check fails, every later one passes), ``"public only"`` (the public checks pass, the
+hidden ones fail) or ``"float32"`` (each check passes exactly when the reference answer rounded
+to float32 is within the exercise's tolerances).
 """
 
 from __future__ import annotations
@@ -229,6 +238,243 @@ class Sub(np.ndarray):
 return np.zeros_like(_honest(*args, **kwargs)).view(Sub) + 1.0
 """
 
+PIPES = '''import os
+
+
+def _answer_pipes():
+    """The pipes this process may write to, besides stdout and stderr: its answer channel."""
+    import fcntl, os, stat
+    found = []
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & 3 == 1:
+                found.append(fd)
+        except OSError:
+            pass
+    return found'''
+
+
+def with_pipes(name: str, status: str, score: str, body: str | None, after: str = "") -> Fixture:
+    """A fixture whose function body (or cell code ``after``) may call ``_answer_pipes()``."""
+    return Fixture(name, status, score, (PRELUDE, PIPES, exercise_cell(body, after)))
+
+
+# -- 1. one submission must not stop the batch: every byte it sends is hostile
+
+_HUGE_INTEGERS = """
+big = 10 ** 400
+lines = [
+    '{"t": "answer", "case": 0, "value": {"dtype": "float64", "shape": [1], "values": [%d]}}' % big,
+    '{"t": "answer", "case": %d, "raised": "x"}' % big,
+    '{"t": "answer", "case": 0, "value": {"dtype": "float64", "shape": [%d], "data": ""}}' % big,
+]
+for fd in _answer_pipes():
+    for line in lines:
+        os.write(fd, (line + "\\n").encode())
+return _honest(*args, **kwargs)
+"""
+
+_DEEP_FOLDERS = """
+import os
+here = os.getcwd()
+for _ in range(2500):
+    os.mkdir("d")
+    os.chdir("d")
+for number in range(100):
+    open(f"f{number}", "w").close()
+os.chdir(here)
+"""
+
+# -- 2. other processes of the same user: every attempt is harmless if it succeeds (it sets what
+# is already set, or sends signal 0), and it is counted
+
+_OTHER_PROCESSES = """
+import os, resource
+changed = 0
+me, grader = os.getpid(), os.getppid()
+for pid in [grader, *range(max(2, me - 64), me + 64)]:
+    if pid != me:
+        try:
+            now = resource.prlimit(pid, resource.RLIMIT_CORE)
+            resource.prlimit(pid, resource.RLIMIT_CORE, now)
+            changed += 1
+        except OSError:
+            pass
+for attempt in (
+    lambda: os.kill(grader, 0),
+    lambda: os.kill(-1, 0),
+    lambda: os.killpg(os.getpgid(grader), 0),
+    lambda: os.setpriority(os.PRIO_PROCESS, grader, os.getpriority(os.PRIO_PROCESS, grader)),
+    lambda: os.setpriority(os.PRIO_USER, os.getuid(), os.getpriority(os.PRIO_USER, os.getuid())),
+    lambda: os.sched_setaffinity(grader, os.sched_getaffinity(grader)),
+    lambda: os.pidfd_open(grader),
+):
+    try:
+        attempt()
+        changed += 1
+    except OSError:
+        pass
+print("other processes reached:", changed)
+"""
+
+_KERNEL_OBJECTS = """
+import ctypes, os
+created = 0
+libc = ctypes.CDLL(None, use_errno=True)
+attempts = [
+    lambda: libc.shmget(0, 64 << 20, 0o1600),  # IPC_PRIVATE, IPC_CREAT | 0600
+    lambda: libc.msgget(0, 0o1600),
+    lambda: libc.semget(0, 1, 0o1600),
+    lambda: libc.mq_open(b"/lossmod-grading-test", os.O_CREAT | os.O_RDWR, 0o600, None),
+]
+for attempt in attempts:
+    try:
+        created += attempt() >= 0
+    except AttributeError:  # an old C library without mq_open
+        pass
+try:
+    open("/dev/shm/lossmod-grading-test", "w").close()
+    created += 1
+except OSError:
+    pass
+print("kernel objects created:", created)
+"""
+
+# -- 3. the grader must not be tied up
+
+_TINY_OBJECTS = """
+line = b"[" + b"{}," * 350000 + b"{}]\\n"  # 1 MB of tiny objects
+for fd in _answer_pipes():
+    for _ in range(16):
+        os.write(fd, line)
+"""
+
+_KEEPALIVE = """
+import time
+messages = [
+    b'{"t": "ready"}', b'{"t": "sandbox"}', b'{"t": "cell", "cell": 1, "error": "x"}',
+    b'{"t": "answer", "case": 99999, "missing": true}',
+]
+while True:
+    for fd in _answer_pipes():
+        for message in messages:
+            os.write(fd, message + b"\\n")
+    time.sleep(0.05)
+"""
+
+_SYMLINKS = """
+made = 0
+try:
+    for number in range(1500):
+        os.symlink(f"l{number + 1}", f"l{number}")
+        made += 1
+except OSError:
+    pass
+print("symbolic links made:", made)
+"""
+
+# -- 4. the references: not in the child at all
+
+_STRIPPED = """
+design, target, theta = args
+return design.T @ lossmod.mse_grad(design @ theta, target)
+"""
+
+_RELOAD = """
+import importlib, lossmod.regression
+importlib.reload(lossmod.regression)
+importlib.reload(lossmod)
+design, target, theta = args
+return design.T @ lossmod.regression.mse_grad(design @ theta, target)
+"""
+
+_GARBAGE_COLLECTOR = """
+import gc
+design, target, theta = args
+for found in gc.get_objects():
+    if callable(found) and getattr(found, "__name__", "") in ("mse_grad", "_grad", "mse"):
+        try:
+            return design.T @ found(design @ theta, target)
+        except BaseException:
+            pass
+return np.full(np.shape(theta), 1234.5)
+"""
+
+_REAL_LIBRARY = """
+import importlib.util, pathlib
+real, read = pathlib.Path(__LIBRARY__), 0
+for path in [real / "regression.py", real / "__init__.py", real.parent / "pyproject.toml"]:
+    try:
+        path.read_bytes()
+        read += 1
+    except OSError:
+        pass
+try:
+    spec = importlib.util.spec_from_file_location("real_regression", real / "regression.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    read += 1
+except Exception:
+    pass
+print("files of the real lossmod read:", read)
+return _honest(*args, **kwargs)
+"""
+
+_FRAMES_AT_CELL_TIME = """
+import gc, sys
+found = [o for o in gc.get_objects() if isinstance(o, dict) and {"case", "args"} <= set(o)]
+needle = chr(34).join(["", "t", ": ", "check", ""])  # the check message's type, spelled apart
+found += [o for o in gc.get_objects() if isinstance(o, bytes | str) and needle in str(o)]
+frame = sys._getframe()
+while frame is not None:
+    found += [v for k, v in frame.f_locals.items() if k in ("request", "checks", "cases")]
+    frame = frame.f_back
+print("check inputs at cell time:", len(found))
+"""
+
+# -- 5. hidden inputs must not reach the feedback
+
+_PRINT_INPUTS = """
+print("inputs:", repr(args), repr(kwargs))
+return _honest(*args, **kwargs)
+"""
+
+_RAISE_INPUTS = "raise ValueError('inputs: ' + repr(args))"
+
+_TYPE_NAME = """
+digits = "_".join(str(abs(int(v * 1e6))) for v in np.ravel(args[0])[:6])
+return type("Inputs_" + digits, (), {})()
+"""
+
+_FORGED_PROBLEM = """
+import json, sys
+case = sys._getframe(1).f_locals.get("number")
+text = "inputs " + " ".join(f"{v:.6f}" for v in np.ravel(args[0])[:6])
+for fd in _answer_pipes():
+    os.write(fd, json.dumps({"t": "answer", "case": case, "problem": text}).encode() + b"\\n")
+return _honest(*args, **kwargs)
+"""
+
+_EXIT_CODE = """
+import os
+design = np.asarray(args[0])
+if design.shape[0] > 3:  # only the hidden cases are that large
+    os._exit(int(abs(design.ravel()[0]) * 1000) % 250 + 3)
+return _honest(*args, **kwargs)
+"""
+
+_STDIN_AT_CELL_TIME = """
+import gc, sys
+os.set_blocking(0, False)
+try:
+    waiting = os.read(0, 1 << 20)
+except OSError:
+    waiting = b""
+os.set_blocking(0, True)
+held = [o.buffer for o in gc.get_objects() if type(o).__name__ == "Requests"]
+print("requests at cell time:", len(waiting), [len(b) for b in held])
+"""
+
+
 FIXTURES: tuple[Fixture, ...] = (
     Fixture("honest", "ok", "full", (PRELUDE, exercise_cell(None))),
     Fixture("untouched", "ok", "zero", (PRELUDE, (starter_cell(EXERCISE_ID), ["exercise-stub"]))),
@@ -320,15 +566,16 @@ FIXTURES: tuple[Fixture, ...] = (
     ),
     Fixture(
         "forged_messages",
-        "crash",
+        "ok",
         "zero",
         ("import json\n" + PRELUDE, exercise_cell(_FORGED)),
-        why="forges an answer and 'done' on the answer pipe: its own answer is judged, then it is stopped",
+        why="forges an answer and 'done' on the answer pipe: only the answer to the check asked "
+        "counts, and it is judged as any other",
     ),
     Fixture(
         "gigabyte_output",
-        "ok",
-        "full",
+        "crash",
+        "zero",
         (
             PRELUDE,
             exercise_cell(
@@ -341,13 +588,13 @@ FIXTURES: tuple[Fixture, ...] = (
     hostile("reads_secrets", "ok", "zero", _READ_SECRETS),
     hostile(
         "calls_reference_solution",
-        "error",
+        "forbidden",
         "zero",
         "from lossmod_instructor import solution\nreturn solution('__ID__')(*args, **kwargs)",
     ),
     hostile(
         "imports_reference_module",
-        "error",
+        "forbidden",
         "zero",
         "import importlib\nreturn getattr(importlib.import_module('__MODULE__'), '__NAME__')(*args, **kwargs)",
     ),
@@ -391,7 +638,7 @@ FIXTURES: tuple[Fixture, ...] = (
     ),
     Fixture(
         "syntax_error_cell",
-        "error",
+        "broken",
         "full",
         (PRELUDE, "def broken(:\n    pass", exercise_cell(None)),
     ),
@@ -414,6 +661,111 @@ FIXTURES: tuple[Fixture, ...] = (
         (PRELUDE, "import time\ntime.sleep(30)\nraise SystemExit", exercise_cell(None)),
         why="a lesson's demo code is not re-run: only definitions outside exercise cells",
     ),
+    # 1. one submission must not stop the batch
+    hostile(
+        "surrogate_in_exception", "error", "zero", "raise ValueError(chr(0xDC80) + chr(0xD800))"
+    ),
+    Fixture(
+        "surrogate_in_cell_error",
+        "broken",
+        "full",
+        (PRELUDE, exercise_cell(None, "raise RuntimeError('at ' + chr(0xD800))")),
+    ),
+    Fixture(
+        "surrogate_in_exercise_id",
+        "ok",
+        "full",
+        (PRELUDE, exercise_cell(None), 'check("__ID__\ud800", __NAME__)'),
+        why="the notebook spells a lone surrogate in an id: an unknown exercise, noted",
+    ),
+    hostile(
+        "realtime_signal",
+        "crash",
+        "zero",
+        "import os\nos.kill(os.getpid(), 40)\nreturn _honest(*args, **kwargs)",
+    ),
+    with_pipes("huge_integers_on_the_wire", "ok", "all but first", _HUGE_INTEGERS),
+    Fixture("deep_folders", "ok", "full", (PRELUDE, exercise_cell(None, _DEEP_FOLDERS))),
+    Fixture(
+        "many_files",
+        "ok",
+        "full",
+        (PRELUDE, exercise_cell(None, "for n in range(5000):\n    open(f'f{n}', 'w').close()")),
+    ),
+    # 2. other processes of the same user are out of reach, and nothing outlives the child
+    Fixture("other_processes", "ok", "full", (PRELUDE, exercise_cell(None, _OTHER_PROCESSES))),
+    Fixture("kernel_objects", "ok", "full", (PRELUDE, exercise_cell(None, _KERNEL_OBJECTS))),
+    # 3. the grader is not tied up
+    with_pipes("tiny_objects_flood", "ok", "full", None, _TINY_OBJECTS),
+    with_pipes("keepalive_messages", "timeout", "zero", _KEEPALIVE),
+    Fixture("symlink_chain", "ok", "full", (PRELUDE, "import os", exercise_cell(None, _SYMLINKS))),
+    # 4. the functions an exercise re-implements are not in the child's library
+    hostile("calls_stripped_function", "forbidden", "zero", _STRIPPED),
+    hostile("reloads_the_library", "forbidden", "zero", _RELOAD),
+    hostile("garbage_collector_walk", "ok", "zero", _GARBAGE_COLLECTOR),
+    hostile("reads_real_library", "ok", "full", _REAL_LIBRARY),
+    Fixture(
+        "frames_at_cell_time",
+        "ok",
+        "full",
+        (PRELUDE, exercise_cell(None, _FRAMES_AT_CELL_TIME)),
+    ),
+    Fixture(
+        "lesson_calls_stripped_function",
+        "ok",
+        "full",
+        (PRELUDE, exercise_cell(None, "print('demo', lossmod.mse([1.0], [0.0]))\nprint('after')")),
+        why="a lesson's line that calls a function taken away stops its cell, with a note; the "
+        "function defined before it is graded",
+    ),
+    Fixture(
+        "imports_stripped_names",
+        "ok",
+        "full",
+        ("from lossmod import mae, mse, mse_grad\n" + PRELUDE, exercise_cell(None)),
+    ),
+    # 5. nothing of a hidden input reaches the feedback
+    hostile("prints_inputs", "ok", "full", _PRINT_INPUTS),
+    hostile("raises_inputs", "error", "zero", _RAISE_INPUTS),
+    hostile("type_name_of_inputs", "ok", "zero", _TYPE_NAME),
+    with_pipes("forged_problem_text", "ok", "zero", _FORGED_PROBLEM),
+    hostile("exit_code_of_hidden_input", "crash", "public only", _EXIT_CODE),
+    Fixture(
+        "stdin_at_cell_time",
+        "ok",
+        "full",
+        (PRELUDE, "import os", exercise_cell(None, _STDIN_AT_CELL_TIME)),
+    ),
+    # 6. a notebook that does not run is broken, not ok
+    Fixture(
+        "fails_at_import",
+        "broken",
+        "full",
+        (PRELUDE + "\nimport lossmod_no_such_module", exercise_cell(None)),
+    ),
+    Fixture(
+        "imports_a_missing_name",
+        "broken",
+        "full",
+        (PRELUDE + "\nfrom lossmod import no_such_function", exercise_cell(None)),
+    ),
+    Fixture(
+        "definition_raises",
+        "broken",
+        "zero",
+        (
+            PRELUDE,
+            "class Helper:\n    scale = 1 / 0",
+            exercise_cell("return Helper.scale * _honest(*args, **kwargs)"),
+        ),
+    ),
+    # 7. output: what binds is the limit
+    Fixture(
+        "megabyte_output",
+        "ok",
+        "full",
+        (PRELUDE, exercise_cell(None, "import os\nos.write(1, b'x' * (2 << 20))")),
+    ),
     Fixture("no_exercise", "invalid", "zero", (PRELUDE, "x = 1")),
     Fixture("not_json", "invalid", "zero", raw=b"\x89PNG\r\n\x1a\n not a notebook {"),
     Fixture("empty_file", "invalid", "zero", raw=b""),
@@ -426,12 +778,14 @@ FIXTURES: tuple[Fixture, ...] = (
 
 def expected_score(fixture: Fixture, points: float, fractions: Mapping[str, int]) -> float:
     """The score a fixture must get, given the exercise's points and the per-case facts the
-    test computed (``checks``: how many; ``float32``: how many pass in float32)."""
+    test computed (``checks``: how many; ``public``: how many are public; ``float32``: how many
+    pass in float32)."""
     checks = fractions["checks"]
     return {
         "full": points,
         "zero": 0.0,
         "all but first": points * (checks - 1) / checks,
+        "public only": points * fractions["public"] / checks,
         "float32": points * fractions["float32"] / checks,
     }[fixture.score]
 

@@ -227,6 +227,7 @@ EXERCISES = (
         hidden=_hidden_huber_cases,
         rtol=1e-9,
         atol=1e-12,
+        reimplements=("huber", "smooth_l1"),
     ),
     Exercise(
         id="huber-2",
@@ -247,6 +248,7 @@ EXERCISES = (
         hidden=_hidden_huber_cases,
         rtol=1e-9,
         atol=1e-12,
+        reimplements=("huber_grad", "smooth_l1_grad"),
     ),
     Exercise(
         id="huber-3",
@@ -280,6 +282,7 @@ EXERCISES = (
         hidden=_hidden_log_cosh_cases,
         rtol=1e-10,
         atol=0.0,
+        reimplements=("log_cosh",),
     ),
     Exercise(
         id="huber-4",

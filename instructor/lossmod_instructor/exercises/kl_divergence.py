@@ -396,6 +396,7 @@ EXERCISES = (
         hidden=_hidden_entropy_cases,
         rtol=1e-9,
         atol=1e-12,
+        reimplements=("xlogy", "kl_divergence", "kl_div"),
     ),
     Exercise(
         id="kl-divergence-2",
@@ -490,6 +491,7 @@ EXERCISES = (
         hidden=_hidden_kl_div_cases,
         rtol=1e-9,
         atol=1e-12,
+        reimplements=("kl_div", "kl_divergence", "xlogy"),
     ),
     Exercise(
         id="kl-divergence-4",

@@ -274,6 +274,7 @@ EXERCISES = (
         hidden=_hidden_mae_cases,
         rtol=1e-10,
         atol=1e-12,
+        reimplements=("mae",),
     ),
     Exercise(
         id="mae-2",
@@ -304,6 +305,7 @@ EXERCISES = (
         hidden=_hidden_subgradient_cases,
         rtol=1e-12,
         atol=1e-15,
+        reimplements=("mae_grad",),
     ),
     Exercise(
         id="mae-3",

@@ -255,6 +255,7 @@ EXERCISES = (
         hidden=_hidden_mse_cases,
         rtol=1e-10,
         atol=1e-12,
+        reimplements=("mse",),
     ),
     Exercise(
         id="mse-2",
@@ -265,6 +266,7 @@ EXERCISES = (
         hidden=_hidden_gradient_cases,
         rtol=1e-10,
         atol=1e-12,
+        reimplements=("mse_grad",),
     ),
     Exercise(
         id="mse-3",

@@ -365,6 +365,7 @@ EXERCISES = (
         hidden=_sgd_hidden,
         rtol=1e-6,
         atol=1e-8,
+        reimplements=("mse",),
     ),
     Exercise(
         id="training-2",

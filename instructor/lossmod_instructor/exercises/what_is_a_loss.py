@@ -93,6 +93,7 @@ EXERCISES = (
         hidden=_hidden_line_cases,
         rtol=1e-6,
         atol=1e-9,
+        reimplements=("mse",),
     ),
 )
 

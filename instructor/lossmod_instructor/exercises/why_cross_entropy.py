@@ -261,6 +261,7 @@ EXERCISES = (
         hidden=_hidden_sigmoid_cases,
         rtol=1e-6,
         atol=1e-9,
+        reimplements=("sigmoid", "log_sigmoid"),
     ),
     Exercise(
         id="why-cross-entropy-2",
@@ -291,6 +292,7 @@ EXERCISES = (
         hidden=_hidden_softmax_cases,
         rtol=1e-5,
         atol=1e-9,
+        reimplements=("softmax", "log_softmax", "logsumexp"),
     ),
     Exercise(
         id="why-cross-entropy-3",

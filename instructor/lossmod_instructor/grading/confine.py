@@ -1,15 +1,21 @@
 """Kernel confinement of a grading child on Linux, through ``ctypes`` (no dependency).
 
-Three layers, each reported as applied or not (the grader records them in its audit log):
+Four layers, each reported as applied or not (the grader records them in its audit log):
 
 - :func:`drop_capabilities`, run before ``exec`` when the grader runs as root: the child keeps
   uid 0 but holds no capability, and cannot regain one (empty bounding set, ``NO_NEW_PRIVS``).
+- :func:`new_ipc_namespace`, run before ``exec`` where the grader may (as root): the child's
+  System V and POSIX IPC objects live in a namespace of its own, gone with it.
 - :func:`landlock` (Linux 5.13+): the child reads only the trees it is given (the Python
-  installation, lossmod without its exercises), writes only beneath its scratch directory, makes
-  no TCP connection (ABI 4+) and signals no process outside its own domain (ABI 6+).
+  installation, its private copy of lossmod), writes only beneath its scratch directory and
+  creates no link, pipe, socket or device node there, makes no TCP connection (ABI 4+) and
+  signals no process outside its own domain (ABI 6+).
 - :func:`seccomp`: no new process (``fork``, ``vfork``, ``clone`` of anything but a thread,
   ``clone3``, ``execve``), no socket, no ``ptrace``-like or namespace call, no change of a
-  file's mode, owner, times or extended attributes (which Landlock leaves alone).
+  file's mode, owner, times or extended attributes (which Landlock leaves alone); nothing that
+  acts on another process of the same user (``prlimit64``, scheduling calls and signals on any
+  pid but its own, priorities, ``pidfd_open``, ``kcmp``, page migration); and no System V
+  message queue, semaphore or shared memory, nor POSIX message queue, which would outlive it.
 
 Landlock and seccomp hold for the calling thread and everything it would start; call them from a
 single-threaded process.
@@ -97,6 +103,9 @@ def effective_capabilities() -> int:
 
 _LANDLOCK_CREATE, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT = 444, 445, 446  # on every architecture
 _FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FS_MAKE_CHAR, _FS_MAKE_SOCK, _FS_MAKE_FIFO = 1 << 6, 1 << 9, 1 << 10
+_FS_MAKE_BLOCK, _FS_MAKE_SYM = 1 << 11, 1 << 12
+_FS_SPECIAL = _FS_MAKE_CHAR | _FS_MAKE_SOCK | _FS_MAKE_FIFO | _FS_MAKE_BLOCK | _FS_MAKE_SYM
 _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
 _NET_ALL = (1 << 0) | (1 << 1)  # bind and connect, TCP
 _SCOPE_ALL = (1 << 0) | (1 << 1)  # abstract UNIX sockets, signals
@@ -147,8 +156,9 @@ def readable_trees(roots: Iterable[Path], hidden: Iterable[Path]) -> list[Path]:
 
 def landlock(read: Iterable[Path], write: Iterable[Path], devices: Iterable[Path] = ()) -> int:
     """Restrict the calling thread, for good, to reading ``read``, reading and writing ``write``
-    (whole trees) and ``devices`` (single files); no TCP, no signal outside. Returns the ABI
-    version applied, 0 when Landlock is unavailable (nothing is restricted then)."""
+    (whole trees, where files and folders may be made, but no link, pipe, socket or device)
+    and ``devices`` (single files); no TCP, no signal outside. Returns the ABI version applied,
+    0 when Landlock is unavailable (nothing is restricted then)."""
     abi = landlock_abi()
     if abi == 0:
         return 0
@@ -162,7 +172,7 @@ def landlock(read: Iterable[Path], write: Iterable[Path], devices: Iterable[Path
         for path in read:
             _allow(ruleset, path, fs & (_FS_READ_FILE | _FS_READ_DIR))
         for path in write:
-            _allow(ruleset, path, fs & ~_FS_EXECUTE)
+            _allow(ruleset, path, fs & ~_FS_EXECUTE & ~_FS_SPECIAL)
         for path in devices:
             _allow(ruleset, path, fs & (_FS_READ_FILE | _FS_WRITE_FILE | _FS_TRUNCATE))
         no_new_privileges()
@@ -211,6 +221,28 @@ _REFUSED: _Numbers = {
     "utimensat": (280, 88), "setxattr": (188, 5), "lsetxattr": (189, 6), "fsetxattr": (190, 7),
     "removexattr": (197, 14), "lremovexattr": (198, 15), "fremovexattr": (199, 16),
     "setxattrat": (463, 463), "removexattrat": (466, 466),
+    # other processes of the same user: their priority, pages, file descriptors, signals
+    "setpriority": (141, 140), "ioprio_set": (251, 30), "migrate_pages": (256, 238),
+    "move_pages": (279, 239), "process_madvise": (440, 440), "process_mrelease": (448, 448),
+    "kcmp": (312, 272), "pidfd_open": (434, 434), "pidfd_send_signal": (424, 424),
+    "tkill": (200, 130),
+    # kernel objects that outlive their creator: System V IPC and POSIX message queues
+    "shmget": (29, 194), "shmat": (30, 196), "shmctl": (31, 195), "shmdt": (67, 197),
+    "semget": (64, 190), "semop": (65, 193), "semctl": (66, 191), "semtimedop": (220, 192),
+    "msgget": (68, 186), "msgsnd": (69, 189), "msgrcv": (70, 188), "msgctl": (71, 187),
+    "mq_open": (240, 180), "mq_unlink": (241, 181), "mq_timedsend": (242, 182),
+    "mq_timedreceive": (243, 183), "mq_notify": (244, 184), "mq_getsetattr": (245, 185),
+}
+# calls whose first argument is a pid: allowed on the calling process only (0 or its own pid)
+_ON_ITSELF: _Numbers = {
+    "prlimit64": (302, 261), "sched_setaffinity": (203, 122), "sched_setparam": (142, 118),
+    "sched_setscheduler": (144, 119), "sched_setattr": (314, 274),
+}
+# signals: to itself only (kill also to its own group, 0 or -pid); Landlock's scope (ABI 6+)
+# covers them too; left alone when a test lets children fork
+_SIGNALS: _Numbers = {
+    "kill": (62, 129), "tgkill": (234, 131), "rt_sigqueueinfo": (129, 138),
+    "rt_tgsigqueueinfo": (297, 240),
 }
 # fmt: on
 _ARCHES = {"x86_64": (0, 0xC000003E, 317, 56), "aarch64": (1, 0xC00000B7, 277, 220)}
@@ -219,21 +251,38 @@ _CLONE_THREAD = 0x00010000
 _RET_ALLOW, _RET_KILL = 0x7FFF0000, 0x80000000
 _RET_EPERM, _RET_ENOSYS = 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
 _LD_W_ABS, _JEQ, _JSET, _JGE, _RET = 0x20, 0x15, 0x45, 0x35, 0x06
+_ARG0 = 16  # offset of the low 32 bits of the first argument in struct seccomp_data
+_Instruction = tuple[int, int, int, int]
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+def _only_for(number: int, allowed: list[int]) -> list[_Instruction]:
+    """Instructions refusing the call ``number`` unless the low 32 bits of its first argument
+    (a pid_t, which the kernel reads as 32 bits) are one of ``allowed``; other calls pass on
+    with the syscall number still loaded."""
+    block: list[_Instruction] = [(_JEQ, 0, len(allowed) + 3, number), (_LD_W_ABS, 0, 0, _ARG0)]
+    block += [(_JEQ, len(allowed) - i, 0, value) for i, value in enumerate(allowed)]
+    return [*block, (_RET, 0, 0, _RET_EPERM), (_RET, 0, 0, _RET_ALLOW)]
+
+
+def seccomp_supported() -> bool:
+    """Whether :func:`seccomp` filters on this system."""
+    return platform.system() == "Linux" and platform.machine() in _ARCHES
+
+
 def seccomp(*, forbid_processes: bool = True) -> bool:
     """Install the filter on every thread of the calling process; False when the architecture is
-    not one this module knows (nothing is filtered then)."""
-    machine = platform.machine()
-    if platform.system() != "Linux" or machine not in _ARCHES:
+    not one this module knows (nothing is filtered then). The calls that take a pid are allowed
+    on the calling process only, so call this from the process to be confined."""
+    if not seccomp_supported():
         return False
+    machine = platform.machine()
     column, audit_arch, seccomp_nr, clone_nr = _ARCHES[machine]
-    program = [(_LD_W_ABS, 0, 0, 4), (_JEQ, 1, 0, audit_arch), (_RET, 0, 0, _RET_KILL)]
-    program.append((_LD_W_ABS, 0, 0, 0))
+    program: list[_Instruction] = [(_LD_W_ABS, 0, 0, 4), (_JEQ, 1, 0, audit_arch)]
+    program += [(_RET, 0, 0, _RET_KILL), (_LD_W_ABS, 0, 0, 0)]
     if machine == "x86_64":  # the x32 ABI numbers its syscalls from 0x40000000
         program += [(_JGE, 0, 1, 0x40000000), (_RET, 0, 0, _RET_KILL)]
     refused = {**_REFUSED, **(_PROCESS if forbid_processes else {})}
@@ -243,7 +292,14 @@ def seccomp(*, forbid_processes: bool = True) -> bool:
         number = numbers[column]
         if number is not None:
             program += [(_JEQ, 0, 1, number), (_RET, 0, 0, _RET_EPERM)]
-    if forbid_processes:  # clone: a thread is fine, a process is not
+    me = os.getpid()
+    for numbers in _ON_ITSELF.values():
+        program += _only_for(numbers[column] or 0, [0, me])
+    if forbid_processes:
+        for name, numbers in _SIGNALS.items():
+            group = [0, me, (-me) & 0xFFFFFFFF] if name == "kill" else [me]
+            program += _only_for(numbers[column] or 0, group)
+        # clone: a thread is fine, a process is not
         program += [(_JEQ, 0, 3, clone_nr), (_LD_W_ABS, 0, 0, 16), (_JSET, 1, 0, _CLONE_THREAD)]
         program.append((_RET, 0, 0, _RET_EPERM))
     program.append((_RET, 0, 0, _RET_ALLOW))
@@ -253,3 +309,25 @@ def seccomp(*, forbid_processes: bool = True) -> bool:
     no_new_privileges()
     _syscall(seccomp_nr, 1, 1, ctypes.byref(fprog))  # SET_MODE_FILTER, FILTER_FLAG_TSYNC
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces
+
+_CLONE_NEWIPC = 0x08000000
+
+
+def new_ipc_namespace() -> bool:
+    """Move the calling process into an IPC namespace of its own (which needs CAP_SYS_ADMIN: as
+    root, before capabilities are dropped); False where it cannot."""
+    if platform.system() != "Linux":
+        return False
+    return int(_LIBC.unshare(_CLONE_NEWIPC)) == 0
+
+
+def ipc_namespace() -> str:
+    """The calling process's IPC namespace (``ipc:[inode]``), or "" where unknown."""
+    try:
+        return os.readlink("/proc/self/ns/ipc")
+    except OSError:
+        return ""

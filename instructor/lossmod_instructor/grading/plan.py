@@ -1,8 +1,10 @@
 """What a batch grades and how: the options, and the plan of checks with their reference answers
-(the grader's only calls of the reference solutions), computed once per batch."""
+(the grader's only calls of the reference solutions), computed once per batch; and which
+notebooks are of another chapter than the assignment's, or than most of the batch's."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,3 +80,46 @@ class Plan:
             return self.assignment, notes
         chapters = {self.registry[i].chapter for i in seen if i in self.registry}
         return [i for i, e in self.registry.items() if e.chapter in chapters], notes
+
+    def chapters(self, calls: list[notebook.ExerciseCall]) -> set[str]:
+        """The chapters of the registered exercises a notebook checks."""
+        known = self.registry
+        return {known[c.exercise_id].chapter for c in calls if c.exercise_id in known}
+
+    def off_chapter(self, checked: Mapping[str, set[str]]) -> dict[str, str]:
+        """A warning for each notebook (by student) of another chapter than the assignment's,
+        or, without an assignment, than the chapter more than half the batch's notebooks check;
+        ``checked`` holds the chapters of each notebook (empty for one that checks none)."""
+        notes = {}
+        if self.assignment is not None:
+            wanted = {self.registry[i].chapter for i in self.assignment}
+            for student, chapters in checked.items():
+                if chapters and not chapters & wanted:
+                    notes[student] = (
+                        f"the notebook checks exercises of {_chapters(chapters)}, not of this "
+                        f"assignment ({_chapters(wanted)}): it is graded on the assignment's "
+                        "exercises"
+                    )
+            return notes
+        with_chapters = [c for c in checked.values() if c]
+        counts = Counter(chapter for chapters in with_chapters for chapter in sorted(chapters))
+        if not counts:
+            return notes
+        chapter, count = counts.most_common(1)[0]
+        if 2 * count <= len(with_chapters):
+            return notes
+        for student, chapters in checked.items():
+            if chapters and chapter not in chapters:
+                points = sum(e.points for e in self.registry.values() if e.chapter in chapters)
+                notes[student] = (
+                    f"the notebook checks exercises of {_chapters(chapters)}, while "
+                    f"{count} of {len(with_chapters)} notebooks of this batch check "
+                    f"{_chapters({chapter})}: it is graded on its own chapter's exercises, "
+                    f"out of {points:g} points"
+                )
+        return notes
+
+
+def _chapters(chapters: set[str]) -> str:
+    names = sorted(chapters)
+    return f"chapter {names[0]}" if len(names) == 1 else f"chapters {', '.join(names)}"

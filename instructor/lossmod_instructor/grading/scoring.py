@@ -6,7 +6,12 @@ oracle (central differences for a gradient) is dropped with a warning rather tha
 answer passes when its dtype kind matches (floating point for a floating-point answer), its shape
 is exactly the expected one, it is finite wherever the expected answer is, and its values are
 within the exercise's tolerances. A check earns ``points / checks`` of its exercise; an
-exercise whose function called a forbidden reference earns nothing.
+exercise whose function used a function the assignment takes away (:func:`forbidden_names`,
+missing from the child's library) earns nothing.
+
+Feedback on a hidden check is the grader's own wording only, from a fixed set of sentences:
+never a value, a count, a shape, a type name, an exception's text or anything else the child
+wrote, which could carry the hidden inputs out.
 """
 
 from __future__ import annotations
@@ -80,63 +85,100 @@ def exercise_checks(exercise: Exercise, seed: int | None) -> tuple[list[Check], 
 
 def forbidden_names(exercise: Exercise) -> tuple[str, ...]:
     """The ``lossmod`` functions the learner's function may not call: those the exercise says it
-    re-implements, and its oracle when the oracle is one of lossmod's public functions."""
+    re-implements, and its oracle when the oracle is one of lossmod's public functions (the
+    child's library also lacks their gradients ``<name>_grad``)."""
     names = set(exercise.reimplements)
     names |= {n for n in lossmod.__all__ if getattr(lossmod, n) is exercise.oracle}
     return tuple(sorted(names))
 
 
 def clean(text: str, limit: int = 600) -> str:
-    """A child's text fit for feedback: no control characters or memory addresses, shortened."""
-    text = _ADDRESS.sub("0x…", _CONTROL.sub("?", text))
+    """A child's text fit for feedback: valid Unicode, no control characters or memory
+    addresses, shortened."""
+    text = _ADDRESS.sub("0x…", _CONTROL.sub("?", wire.valid_text(text)))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unavailable_text(name: str) -> str:
+    """How feedback names what the child's library lacks, and why."""
+    if name.startswith("lossmod_instructor"):
+        return f"{name}, the course's reference solutions"
+    return f"lossmod.{name}, which this assignment asks you to write yourself"
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """The verdict on one check. ``forbidden`` names the function the answer used that the
+    assignment takes away (the check then fails, and its exercise earns nothing)."""
+
     passed: bool
     feedback: str
     not_attempted: bool = False
     raised: bool = False
+    forbidden: str | None = None
 
 
-def judge(check: Check, answer: dict[str, Any]) -> Verdict:
-    """The verdict on one answer message of the child."""
+_HIDDEN = "(hidden check: not shown)"
+
+
+def judge(
+    check: Check,
+    answer: dict[str, Any],
+    *,
+    function: str,
+    unavailable: frozenset[str] = frozenset(),
+) -> Verdict:
+    """The verdict on one answer message of the child, about a call of ``function``;
+    ``unavailable``: what the child's library lacks (see :mod:`.library`)."""
+    hidden = check.hidden
     if "missing" in answer:
-        name = clean(str(answer["missing"]), 80)
-        return Verdict(False, f"no function named {name} in the notebook", True)
+        return Verdict(False, f"no function named {function} in the notebook", True)
     if "raised" in answer:
+        name = answer.get("unavailable")
+        if isinstance(name, str) and (name in unavailable or name.startswith("lossmod_instructor")):
+            shown = f"uses {unavailable_text(name)}: not available while grading"
+            return Verdict(False, shown, forbidden=name)
         if answer.get("not_implemented") is True:
             return Verdict(False, "not attempted yet (raises NotImplementedError)", True)
+        if hidden:
+            return Verdict(False, f"raised an exception {_HIDDEN}", raised=True)
         return Verdict(False, f"raised {clean(str(answer['raised']))}", raised=True)
     if "problem" in answer:
-        return Verdict(False, clean(str(answer["problem"])))
+        return Verdict(
+            False,
+            f"its answer could not be read {_HIDDEN}" if hidden else clean(str(answer["problem"])),
+        )
     try:
         got = wire.decode_answer(answer.get("value"))
     except wire.WireError as error:
-        return Verdict(False, f"its answer could not be read ({error})")
+        why = _HIDDEN if hidden else f"({error})"
+        return Verdict(False, f"its answer could not be read {why}")
     problem = _problem(got, check.expected, check)
     return Verdict(problem is None, problem or "passed")
 
 
 def _problem(got: NDArray[Any], expected: NDArray[Any], check: Check) -> str | None:
     want, have = _KINDS.get(expected.dtype.kind, "numbers"), _KINDS.get(got.dtype.kind, "?")
+    hidden = check.hidden
     if want != have:
+        if hidden:
+            return f"returned {have}, expected {want} {_HIDDEN}"
         return f"returned {have} ({got.dtype}), expected {want}"
     if got.shape != expected.shape:
+        if hidden:
+            return f"returned shape other than expected {_HIDDEN}"
         return f"returned shape {got.shape}, expected shape {expected.shape}"
     got_f, expected_f = got.astype(np.float64), expected.astype(np.float64)
     bad = np.isfinite(expected_f) & ~np.isfinite(got_f)
     if bad.any():
         kind = "NaN" if np.isnan(got_f[bad]).any() else "an infinity"
-        return f"returned {kind} where a finite value was expected ({int(bad.sum())} of {bad.size})"
-    if check.hidden:
+        count = _HIDDEN if hidden else f"({int(bad.sum())} of {bad.size})"
+        return f"returned {kind} where a finite value was expected {count}"
+    if hidden:
         close = np.isclose(
             got_f, expected_f, rtol=check.exercise.rtol, atol=check.exercise.atol, equal_nan=True
         )
-        if close.all():
-            return None
-        return f"{int((~close).sum())} of {close.size} values are wrong (hidden check: not shown)"
+        return None if close.all() else f"returned wrong values {_HIDDEN}"
     exercise = check.exercise
     about = f"{exercise.task} {exercise.function_name}"
     return compare(
@@ -162,6 +204,11 @@ class ExerciseResult:
     @property
     def share(self) -> float:
         return self.exercise.points / max(len(self.results), 1)
+
+    @property
+    def forbidden(self) -> str | None:
+        """The first function its checks used that the assignment takes away."""
+        return next((r.verdict.forbidden for r in self.results if r.verdict.forbidden), None)
 
     @property
     def score(self) -> float:
