@@ -1,22 +1,32 @@
-"""Speed of lossmod's losses against torch, scikit-learn, scipy and this machine's own limits.
+"""Speed of lossmod's losses against torch, scikit-learn, the naive NumPy composition and this
+machine's own limits; a training run against scikit-learn's MLPClassifier (and torch); the
+import time.
 
 Usage::
 
     make bench                      # the full table (installs the optional torch==2.13.0 first)
     python benchmarks/losses.py --quick   # tiny sizes, one repeat: checks the harness still runs
 
-For every loss, size, dtype and mode ("value", or "value+grad": the value and the gradient with
-respect to the first argument), the implementations are timed in one process, interleaved (one
-call of each in turn, repeated), and the median is kept. The table reports ratios:
+For every loss, size, dtype and mode ("value"; "grad", the gradient with respect to the first
+argument; "value+grad", both: ``LOSSES[name].value_and_grad``, one pass), the implementations
+are timed in one process, interleaved (one call of each in turn, repeated), and the median is
+kept. The table reports ratios:
 
 - ``bound``: lossmod's time over the machine's limit for the same work, which is the time to
   stream the same input bytes (``a.sum()`` over each input) for the cheap losses, or the time
-  of the unavoidable ``exp``/``log`` work for the losses that need it;
+  of the unavoidable ``exp``/``log`` work for the losses that need it (the limits themselves
+  are printed first);
 - ``torch1``, ``torch2``: torch.nn.functional on the CPU with 1 and 2 threads (autograd for the
-  gradient), time over lossmod's (above 1: lossmod is faster); torch's idle threads sleep
-  (``OMP_WAIT_POLICY=PASSIVE``) rather than spin and slow down the next implementation timed;
+  gradient: forward and backward, in "grad" rows too), time over lossmod's (above 1: lossmod is
+  faster); torch's idle threads sleep (``OMP_WAIT_POLICY=PASSIVE``) rather than spin and slow
+  down the next implementation timed;
 - ``sklearn``: sklearn.metrics, time over lossmod's (value only);
-- ``scipy``: the plain NumPy/scipy.special composition a learner would write, time over lossmod's.
+- ``naive``: the plain NumPy/scipy.special one-liners a learner would write (the value's, the
+  gradient's, or both in turn), time over lossmod's.
+
+Then ``lossmod.train.fit`` against ``MLPClassifier`` (and torch, float64, one thread) on
+``load_digits``: a 64-64-10 ReLU network, Adam (learning rate 1e-3), batches of 32, 30 epochs;
+and the time ``import lossmod`` adds to ``import numpy``.
 """
 
 from __future__ import annotations
@@ -25,9 +35,12 @@ import argparse
 import gc
 import importlib.util
 import os
+import platform
 import statistics
+import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +58,11 @@ from sklearn import metrics
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lossmod
 
+ROOT = Path(__file__).resolve().parents[1]
+
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 Timed = Callable[[], Any]
+MODES = ("value", "grad", "value+grad")
 
 
 @dataclass
@@ -63,6 +79,29 @@ class Case:
     others: dict[str, Timed]
 
 
+def _lossmod(name: str, mode: str, *args: Any, **options: Any) -> Timed:
+    """lossmod's value, gradient, or both: ``value_and_grad`` (two calls in a lossmod without
+    it, so that this harness also times earlier versions)."""
+    entry = lossmod.LOSSES[name]
+    if mode == "value":
+        return lambda: entry.value(*args, **options)
+    if mode == "grad":
+        return lambda: entry.grad(*args, **options)
+    both = getattr(entry, "value_and_grad", None)
+    if both is None:
+        return lambda: (entry.value(*args, **options), entry.grad(*args, **options))
+    return lambda: both(*args, **options)
+
+
+def _naive(mode: str, value: Timed, gradient: Timed) -> Timed:
+    """The learner's one-liners: the value's, the gradient's, or one after the other."""
+    if mode == "value":
+        return value
+    if mode == "grad":
+        return gradient
+    return lambda: (value(), gradient())
+
+
 def _torch_pair(fn: Callable[..., Any], first: np.ndarray, *rest: Any, grad: bool) -> Timed:
     """A callable running a torch loss on copies of the inputs (with backward() for grad)."""
     import torch
@@ -76,7 +115,7 @@ def _torch_pair(fn: Callable[..., Any], first: np.ndarray, *rest: Any, grad: boo
         value = fn(x, *others)
         if grad:
             value.backward()
-            return x.grad
+            return value, x.grad
         return value
 
     return run
@@ -93,11 +132,11 @@ def _with_threads(threads: int, run: Timed) -> Timed:
 
 
 def _torch_variants(
-    fn: Callable[..., Any], first: np.ndarray, *rest: Any, grad: bool
+    fn: Callable[..., Any], first: np.ndarray, *rest: Any, mode: str
 ) -> dict[str, Timed]:
     if not HAVE_TORCH:
         return {}
-    run = _torch_pair(fn, first, *rest, grad=grad)
+    run = _torch_pair(fn, first, *rest, grad=mode != "value")
     return {"torch1": _with_threads(1, run), "torch2": _with_threads(2, run)}
 
 
@@ -117,118 +156,117 @@ def cases(sizes: list[int], pairs: dict[int, list[int]], dtypes: list[str]) -> l
             logits = (4 * rng.normal(size=n)).astype(dtype)
             labels = (rng.random(n) < 0.5).astype(dtype)
             probs = special.expit(logits.astype(np.float64))
-            for mode in ("value", "value+grad"):
-                grad = mode == "value+grad"
-                rows += _regression_rows(pred, target, dtype, mode, grad)
-                rows.append(_bce_row(logits, labels, probs, dtype, mode, grad))
+            for mode in MODES:
+                rows += _regression_rows(pred, target, dtype, mode)
+                rows.append(_bce_row(logits, labels, probs, dtype, mode))
         for classes, ns in pairs.items():
             for n in ns:
                 logits = (3 * rng.normal(size=(n, classes))).astype(dtype)
                 labels = rng.integers(0, classes, size=n)
                 target = special.softmax(rng.normal(size=(n, classes)), axis=1).astype(dtype)
-                for mode in ("value", "value+grad"):
-                    grad = mode == "value+grad"
-                    rows.append(_ce_row(logits, labels, dtype, mode, grad))
+                for mode in MODES:
+                    rows.append(_ce_row(logits, labels, dtype, mode))
                     if classes <= 100:
-                        rows.append(_kl_row(logits, target, dtype, mode, grad))
+                        rows.append(_kl_row(logits, target, dtype, mode))
     return rows
 
 
-def _value_and_grad(value: Callable[..., Any], gradient: Callable[..., Any], *args: Any,
-                    grad: bool, **kwargs: Any) -> Timed:  # fmt: skip
-    if grad:
-        return lambda: (value(*args, **kwargs), gradient(*args, **kwargs))
-    return lambda: value(*args, **kwargs)
-
-
-def _regression_rows(
-    pred: np.ndarray, target: np.ndarray, dtype: str, mode: str, grad: bool
-) -> list[Case]:
-    import_torch = HAVE_TORCH
+def _regression_rows(pred: np.ndarray, target: np.ndarray, dtype: str, mode: str) -> list[Case]:
     rows = []
-    for name, naive in (
-        ("mse", lambda: np.mean(np.square(pred - target))),
-        ("mae", lambda: np.mean(np.abs(pred - target))),
-        ("huber", lambda: np.mean(special.huber(1.0, pred - target))),
-    ):
-        others: dict[str, Timed] = {"scipy": naive}
-        if import_torch:
+    n = pred.size
+    for name, value, gradient in (
+        ("mse", lambda: np.mean(np.square(pred - target)), lambda: 2 * (pred - target) / n),
+        ("mae", lambda: np.mean(np.abs(pred - target)), lambda: np.sign(pred - target) / n),
+        ("huber", lambda: np.mean(special.huber(1.0, pred - target)),
+         lambda: np.clip(pred - target, -1.0, 1.0) / n),
+    ):  # fmt: skip
+        others: dict[str, Timed] = {"naive": _naive(mode, value, gradient)}
+        if HAVE_TORCH:
             import torch.nn.functional as F
 
             fn = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}[name]
-            others |= _torch_variants(fn, pred, target, grad=grad)
-        if not grad and name in ("mse", "mae"):
+            others |= _torch_variants(fn, pred, target, mode=mode)
+        if mode == "value" and name in ("mse", "mae"):
             sk = metrics.mean_squared_error if name == "mse" else metrics.mean_absolute_error
             others["sklearn"] = lambda sk=sk: sk(target, pred)
-        rows.append(Case(name, pred.shape, dtype, mode,
-                         _value_and_grad(getattr(lossmod, name), getattr(lossmod, f"{name}_grad"),
-                                         pred, target, grad=grad),
+        rows.append(Case(name, pred.shape, dtype, mode, _lossmod(name, mode, pred, target),
                          _stream(pred, target), "stream", others))  # fmt: skip
     return rows
 
 
-def _bce_row(logits: np.ndarray, labels: np.ndarray, probs: np.ndarray, dtype: str, mode: str,
-             grad: bool) -> Case:  # fmt: skip
+def _bce_row(logits: np.ndarray, labels: np.ndarray, probs: np.ndarray, dtype: str,
+             mode: str) -> Case:  # fmt: skip
+    n = logits.size
     others: dict[str, Timed] = {
-        "scipy": lambda: np.mean(np.logaddexp(0, logits) - labels * logits),
-    }
-    if not grad:
+        "naive": _naive(mode, lambda: np.mean(np.logaddexp(0, logits) - labels * logits),
+                        lambda: (special.expit(logits) - labels) / n),
+    }  # fmt: skip
+    if mode == "value":
         others["sklearn"] = lambda: metrics.log_loss(labels, probs, labels=[0, 1])
     if HAVE_TORCH:
         import torch.nn.functional as F
 
-        others |= _torch_variants(F.binary_cross_entropy_with_logits, logits, labels, grad=grad)
+        others |= _torch_variants(F.binary_cross_entropy_with_logits, logits, labels, mode=mode)
     magnitude = np.abs(logits)
     return Case("bce_with_logits", logits.shape, dtype, mode,
-                _value_and_grad(lossmod.bce_with_logits, lossmod.bce_with_logits_grad, logits,
-                                labels, grad=grad),
+                _lossmod("bce_with_logits", mode, logits, labels),
                 lambda: np.log1p(np.exp(-magnitude)), "exp+log", others)  # fmt: skip
 
 
-def _ce_row(logits: np.ndarray, labels: np.ndarray, dtype: str, mode: str, grad: bool) -> Case:
+def _ce_row(logits: np.ndarray, labels: np.ndarray, dtype: str, mode: str) -> Case:
     rows = np.arange(len(labels))
     row_sums = np.exp(logits).sum(axis=1)  # the bound: C exps per row and one log
+
+    def gradient() -> np.ndarray:
+        p = special.softmax(logits, axis=1)
+        p[rows, labels] -= 1
+        return p / len(labels)
+
     others: dict[str, Timed] = {
-        "scipy": lambda: -np.mean(special.log_softmax(logits, axis=1)[rows, labels]),
+        "naive": _naive(
+            mode, lambda: -np.mean(special.log_softmax(logits, axis=1)[rows, labels]), gradient
+        ),
     }
-    if not grad:
+    if mode == "value":
         probabilities = special.softmax(logits.astype(np.float64), axis=1)
         classes = list(range(logits.shape[1]))
         others["sklearn"] = lambda: metrics.log_loss(labels, probabilities, labels=classes)
     if HAVE_TORCH:
         import torch.nn.functional as F
 
-        others |= _torch_variants(F.cross_entropy, logits, labels.astype(np.int64), grad=grad)
+        others |= _torch_variants(F.cross_entropy, logits, labels.astype(np.int64), mode=mode)
     return Case(f"cross_entropy C={logits.shape[1]}", logits.shape, dtype, mode,
-                _value_and_grad(lossmod.cross_entropy, lossmod.cross_entropy_grad, logits, labels,
-                                grad=grad),
+                _lossmod("cross_entropy", mode, logits, labels),
                 lambda: (np.exp(logits), np.log(row_sums)), "exp+log", others)  # fmt: skip
 
 
-def _kl_row(logits: np.ndarray, target: np.ndarray, dtype: str, mode: str, grad: bool) -> Case:
+def _kl_row(logits: np.ndarray, target: np.ndarray, dtype: str, mode: str) -> Case:
     log_q = special.log_softmax(logits.astype(np.float64), axis=1).astype(dtype)
     n = len(target)
-    others: dict[str, Timed] = {"scipy": lambda: special.rel_entr(target, np.exp(log_q)).sum() / n}
+    others: dict[str, Timed] = {
+        "naive": _naive(mode, lambda: special.rel_entr(target, np.exp(log_q)).sum() / n,
+                        lambda: -target / n),
+    }  # fmt: skip
     if HAVE_TORCH:
         import torch.nn.functional as F
 
         def kl(x: Any, t: Any) -> Any:
             return F.kl_div(x, t, reduction="batchmean")
 
-        others |= _torch_variants(kl, log_q, target, grad=grad)
+        others |= _torch_variants(kl, log_q, target, mode=mode)
     return Case(f"kl_div C={logits.shape[1]}", logits.shape, dtype, mode,
-                _value_and_grad(lossmod.kl_div, lossmod.kl_div_grad, log_q, target, grad=grad,
-                                reduction="batchmean"),
+                _lossmod("kl_div", mode, log_q, target, reduction="batchmean"),
                 lambda: np.log(target), "log", others)  # fmt: skip
 
 
-def measure(case: Case, repeats: int, sample_seconds: float = 0.002) -> dict[str, float]:
+def measure(
+    runs: dict[str, Timed], repeats: int, sample_seconds: float = 0.002
+) -> dict[str, float]:
     """Median seconds per call of every implementation, timed interleaved.
 
     A sample times enough calls to last about ``sample_seconds`` (one call for the large sizes),
     so that the timer and the scheduler's noise stay small against the short calls.
     """
-    runs: dict[str, Timed] = {"lossmod": case.lossmod, "bound": case.bound, **case.others}
     times: dict[str, list[float]] = {name: [] for name in runs}
     calls: dict[str, int] = {}
     for name, run in runs.items():  # warm up (first-call costs, page faults), then calibrate
@@ -251,34 +289,149 @@ def measure(case: Case, repeats: int, sample_seconds: float = 0.002) -> dict[str
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def bounds(repeats: int, n: int) -> str:
+    """This machine's limits, as rates: streaming (a sum over an array) and exp + log1p."""
+    x = np.random.default_rng(1).normal(size=n)
+    x32 = x.astype(np.float32)
+    magnitude = np.abs(x)
+    t = measure({"64": x.sum, "32": x32.sum, "exp": lambda: np.log1p(np.exp(-magnitude))},
+                repeats)  # fmt: skip
+    return (f"bounds at {n:.0e} elements: streaming {8 * n / t['64'] / 1e9:.1f} GB/s (float64), "
+            f"{4 * n / t['32'] / 1e9:.1f} GB/s (float32); exp+log1p {1e9 * t['exp'] / n:.2f} "
+            "ns per float64 element")  # fmt: skip
+
+
+def training(epochs: int) -> list[str]:
+    """lossmod.train.fit against MLPClassifier (and torch): digits, 64-64-10 ReLU, Adam, batches
+    of 32; seconds each, median of three fits, and accuracies on the training set."""
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    from lossmod import nn, optim, train
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+
+    def with_lossmod() -> float:
+        rng = np.random.default_rng(0)
+        model = nn.mlp([64, 64, 10], rng=rng, activation="relu")
+        train.fit(model, "cross_entropy", X, y, optim.Adam(lr=1e-3), epochs=epochs,
+                  batch_size=32, rng=rng)  # fmt: skip
+        return train.accuracy(model(X), y)
+
+    def with_sklearn() -> float:
+        mlp = MLPClassifier(hidden_layer_sizes=(64,), activation="relu", solver="adam",
+                            alpha=0.0, batch_size=32, learning_rate_init=1e-3, max_iter=epochs,
+                            tol=0.0, n_iter_no_change=epochs + 1, random_state=0)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit(X, y)
+        return float(mlp.score(X, y))
+
+    runs: dict[str, Callable[[], float]] = {"lossmod": with_lossmod, "MLPClassifier": with_sklearn}
+    if HAVE_TORCH:
+        runs["torch1"] = _torch_training(X, y, epochs)
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    scores: dict[str, float] = {}
+    for _ in range(3):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            scores[name] = run()
+            seconds[name].append(time.perf_counter() - start)
+    base = statistics.median(seconds["lossmod"])
+    lines = [f"training: load_digits, 64-64-10 ReLU, Adam lr 1e-3, batch 32, {epochs} epochs "
+             "(median of 3; ratio = other / lossmod)"]  # fmt: skip
+    for name, values in seconds.items():
+        t = statistics.median(values)
+        lines.append(f"  {name:14} {t:7.3f} s  ratio {t / base:5.2f}  "
+                     f"train accuracy {scores[name]:.3f}")  # fmt: skip
+    return lines
+
+
+def _torch_training(X: np.ndarray, y: np.ndarray, epochs: int) -> Callable[[], float]:
+    import torch
+
+    def run() -> float:
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        inputs, labels = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)
+        ).double()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(epochs):
+            for batch in torch.randperm(len(X)).split(32):
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(inputs[batch]), labels[batch]).backward()
+                optimizer.step()
+        with torch.no_grad():
+            return float((model(inputs).argmax(1) == labels).double().mean())
+
+    return run
+
+
+def import_time(runs: int) -> str:
+    """What ``import lossmod`` adds to ``import numpy``: the medians of fresh interpreters."""
+
+    def seconds(statement: str) -> float:
+        command = [sys.executable, "-c", statement]
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, cwd=ROOT)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    bare = seconds("import numpy")
+    both = seconds("import numpy, lossmod")
+    return (f"import: numpy {1e3 * bare:.1f} ms; numpy and lossmod {1e3 * both:.1f} ms; "
+            f"lossmod adds {1e3 * (both - bare):.1f} ms (median of {runs})")  # fmt: skip
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", help="comma-separated losses to time, e.g. mse,kl_div")
+    parser.add_argument("--no-training", action="store_true", help="skip the training runs")
     args = parser.parse_args(argv)
     if args.quick:
         sizes, pairs, dtypes, repeats = [1000], {10: [100], 1000: [4]}, ["float32", "float64"], 1
+        epochs, imports, bound_size = 1, 1, 100_000
     else:
         sizes = [10_000, 1_000_000, 10_000_000]
         pairs = {10: [1_000, 100_000, 1_000_000], 1000: [10, 1_000, 10_000]}
-        dtypes, repeats = ["float32", "float64"], args.repeats
-    columns = ["torch1", "torch2", "sklearn", "scipy"]
+        dtypes, repeats, epochs, imports = ["float32", "float64"], args.repeats, 30, 15
+        bound_size = 10_000_000
+    columns = ["torch1", "torch2", "sklearn", "naive"]
     torch_state = "installed" if HAVE_TORCH else "not installed"
-    print(f"numpy {np.__version__}; torch {torch_state}; median of {repeats}; "
-          "ratios: bound = lossmod / bound, others = other / lossmod")  # fmt: skip
+    if HAVE_TORCH:
+        import torch
+
+        torch_state = torch.__version__
+    machine = platform.processor() or platform.machine()
+    print(f"numpy {np.__version__}; torch {torch_state}; {machine}, {os.cpu_count()} cores; "
+          f"median of {repeats}")  # fmt: skip
+    print(bounds(repeats, bound_size))
+    print("ratios: bound = lossmod / bound, others = other / lossmod (above 1: lossmod is faster)")
     header = f"{'loss':22} {'shape':>14} {'dtype':8} {'mode':11} {'lossmod ms':>10} {'bound':>12}"
     print(header + "".join(f" {c:>8}" for c in columns))
     only = set(args.only.split(",")) if args.only else None
     for case in cases(sizes, pairs, dtypes):
         if only is not None and case.loss.split()[0] not in only:
             continue
-        t = measure(case, repeats, sample_seconds=0.0 if args.quick else 0.002)
+        runs = {"lossmod": case.lossmod, "bound": case.bound, **case.others}
+        t = measure(runs, repeats, sample_seconds=0.0 if args.quick else 0.002)
         bound = f"{t['lossmod'] / t['bound']:.2f}x {case.bound_kind}"
         cells = "".join(f" {t[c] / t['lossmod']:8.2f}" if c in t else f" {'-':>8}" for c in columns)
         shape = "x".join(str(s) for s in case.shape)
         print(f"{case.loss:22} {shape:>14} {case.dtype:8} {case.mode:11} "
               f"{1e3 * t['lossmod']:10.3f} {bound:>12}{cells}", flush=True)  # fmt: skip
+    print()
+    if not args.no_training:
+        print("\n".join(training(epochs)), flush=True)
+    print(import_time(imports))
     return 0
 
 

@@ -1,31 +1,43 @@
-"""Blocked evaluation of elementwise kernels: how every loss runs fast
-without changing a bit.
+"""How lossmod evaluates a loss: one pass over the data, in blocks that
+stay in the processor's cache, for the value, the gradient or both.
 
-Each loss states its per-element formula once, in plain NumPy, as a small
-*kernel*: a function of float64 arrays such as ``lambda r: r * r``. This
-module applies a kernel to the flattened inputs in blocks of at most
-``BLOCK`` elements, so that the temporaries the formula creates stay in the
-processor's cache instead of streaming through main memory:
+Each loss states its formula once, in plain NumPy, as a per-element (or
+per-row) function ``terms``, such as ``_huber_terms(r, delta)`` in
+lossmod/regression.py. Called as ``terms(*blocks, loss=..., scale=...)``
+it returns two arrays: the losses of the elements it was given (or None,
+for ``loss=False``) and the slopes dl/dx of the first argument times
+``scale`` (or None, for ``scale=None``); a value that both need, such as
+the ``exp(-|z|)`` of a loss on logits, is computed once. This module
+applies it to the inputs (see the appendix "How lossmod evaluates a
+loss"):
 
-- a block of a float32 (or integer) input is converted to float64 in a
-  buffer reused for every block, so the formula is evaluated, and summed,
-  in float64 whatever the input precision;
-- ``fold`` sums the kernel's values in exactly the order of ``np.sum`` over
-  the whole array (the blocks are the leaves of NumPy's pairwise-summation
-  tree), so blocking never changes a result, not even in its last bit;
-- ``fill`` writes the kernel's values (a gradient, or unreduced losses)
-  block by block into one preallocated array of the caller's dtype.
+- **one block** when the input is small (at most ``BLOCK`` elements, up
+  to about 10^5): the formula runs once on the whole arrays, after checks
+  that read no data and allocate nothing;
+- **many blocks** otherwise: slices of ``BLOCK`` elements, so that the
+  formula's temporaries stay in cache instead of streaming through main
+  memory; float32 inputs that must be converted (a float32 prediction
+  with a float64 target) go through buffers reused for every block;
+- **float32 in float32**: when every input is float32, the formula runs
+  in float32 and reads and writes half the bytes; sums are always
+  accumulated in float64;
+- **the sum in NumPy's order**: the blocks are the leaves of NumPy's
+  pairwise summation tree, so the total equals ``np.sum`` of the
+  per-element losses (in float64) over the whole array, bit for bit,
+  however the input is cut;
+- **value and gradient in one pass**: ``evaluate(..., loss="sum",
+  scale=s)`` returns both from the same blocks, bit for bit what two
+  separate calls return.
 
-The argument checks run in the same pass. An interval
-(probabilities in [0, 1], log-probabilities <= 0) is checked with the min
-and the max of each block while it is in cache, and a NaN or an infinity in
-an input shows in a sum. Only when a check fails does a loss run its full
-checks, which raise the ``ValueError`` that names the argument, the value
-and its index.
-
-Kernels run with NumPy's floating-point warnings silenced: a loss either
-returns a finite result, or runs its full checks before returning a
-non-finite one.
+The data's checks run in the same pass. An interval (probabilities in
+[0, 1], log-probabilities <= 0) is checked with the min and the max of
+each block while it is in cache, and a NaN or an infinity in an input
+shows in a sum (of the losses; for a gradient alone, the input's dot
+product with itself). Only when a check fails
+does a loss run its full checks, which raise the ``ValueError`` that
+names the argument, the value and its index. Formulas run with NumPy's
+floating-point warnings silenced: a loss either returns a finite result,
+or runs its full checks before returning a non-finite one.
 """
 
 from __future__ import annotations
@@ -51,180 +63,166 @@ __all__ = [
     "BLOCK",
     "Inputs",
     "column_sums",
-    "elementwise",
-    "fill",
+    "compute_dtype",
+    "evaluate",
     "flatten",
-    "fold",
+    "grad",
     "inputs",
     "narrow",
-    "reduced",
+    "value",
+    "value_and_grad",
 ]
 
-BLOCK = 1 << 16
-"""Elements per block. A float64 block is 512 KiB: large enough that the
-Python work per block is negligible, small enough that a kernel's few
+BLOCK = 1 << 17
+"""Elements per block. A float64 block is 1 MiB: large enough that the
+Python work per block is negligible, small enough that a formula's few
 temporaries stay in the second- and third-level caches
-(2^15 to 2^17 measured fastest on the course's machines)."""
+(2^16 to 2^18 measured fastest on the course's machines)."""
 
 Operand = NDArray[Any] | float
-Kernel = Callable[..., Any]
+Terms = tuple[NDArray[Any] | None, NDArray[Any] | None]
+Formula = Callable[..., Terms]
 Intervals = Mapping[int, tuple[float, float]]
 Check = Callable[[], object]
+F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+_NOTHING: Intervals = {}
 
 
-def _settle_allocator() -> None:
-    """Keep glibc from returning a kernel's freed temporaries to the system
-    after every call.
+@dataclass(slots=True)
+class Inputs:
+    """The arguments of a loss, ready for :func:`evaluate`.
 
-    glibc's malloc gives the top of its heap back to the system once it
-    exceeds twice the largest block it has mmap-ed and freed, which starts
-    at 128 KiB: a kernel whose temporaries exceed that (a few arrays of
-    10 000 float64 do) then page-faults on every block, and runs up to five
-    times slower. Freeing one 8 MiB array raises that threshold for good,
-    as any program that frees such an array does. Harmless with other
-    allocators. Done once, at the first kernel.
-    """
-    global _settled
-    if not _settled:
-        np.empty(1 << 20)
-        _settled = True
-
-
-_settled = False
-
-
-class _Outside(Exception):
-    """A block is outside its interval: the sum is abandoned, and the full
-    checks run."""
-
-
-def fold(
-    kernel: Kernel,
-    operands: Sequence[Operand],
-    *,
-    within: Intervals | None = None,
-    check: Check | None = None,
-) -> float:
-    """Sum of ``kernel(*operands)`` over every element, in float64, one
-    block at a time.
-
-    Parameters
+    Attributes
     ----------
-    kernel : callable
-        Maps float64 arrays of equal length (and the scalars among
-        ``operands``, unchanged) to the per-element values, an array of
-        that length.
-    operands : sequence of 1-d arrays of equal length, or floats
-        The flattened inputs, of any real dtype.
-    within : mapping from an operand's position to an interval (low, high),
-             optional
-        The closed interval each of those operands must lie in; NaN lies in
-        none.
-    check : callable, optional
-        The loss's full argument checks, run when an operand is outside its
-        interval or the sum is not finite; they raise on a bad input (a
-        valid one may give an infinite loss).
-
-    Returns
-    -------
-    float
-        ``float(np.sum(kernel(*operands)))``, bit for bit.
+    operands : list
+        The first argument, the target and any weights: arrays with the
+        same number of rows (elements, for elementwise losses, which are
+        flattened), or floats (a weight that is a scalar or absent).
+    shape, order : tuple of int, "C" or "F"
+        The first argument's shape, and the order of its elements in
+        ``operands``.
+    out_dtype : dtype
+        The result's: float32 for float32 input, else float64.
+    compute : dtype
+        The formula's: float32 when every operand is float32 (or bool),
+        else float64.
+    within : mapping from an operand's position to an interval
+        The checks made in cache, block by block.
+    finite : tuple of int
+        The operands whose sums are checked when the losses are not
+        computed (a gradient alone), or always if ``loss_shows_nan`` is
+        false.
+    check : callable
+        The loss's full argument checks, raising the ValueError that names
+        a bad argument.
+    indices : tuple of int
+        Operands of class indices, passed to the formula unconverted.
+    loss_shows_nan : bool
+        Whether a NaN or an infinity in any input makes the losses
+        non-finite (true of every elementwise loss here; not of
+        cross-entropy, where -inf for a wrong class costs nothing).
+    converts : bool
+        Whether an operand may need converting to ``compute`` (false when
+        every array is known to have that dtype).
     """
-    length = _length(operands)
-    _settle_allocator()
-    buffers = _buffers(operands, min(length, max(BLOCK, 128)))
 
-    def leaf(start: int, stop: int) -> float:
-        blocks = _blocks(operands, buffers, start, stop)
-        total = float(np.sum(kernel(*blocks)))
-        if not _inside(
-            blocks, within
-        ):  # checked after the kernel, which brought them to cache
-            raise _Outside
-        return total
+    operands: list[Operand]
+    shape: tuple[int, ...]
+    order: Literal["C", "F"]
+    out_dtype: np.dtype[Any]
+    compute: np.dtype[Any]
+    within: Intervals
+    finite: tuple[int, ...]
+    check: Check
+    indices: tuple[int, ...] = ()
+    loss_shows_nan: bool = True
+    converts: bool = True
 
-    with np.errstate(all="ignore"):
-        try:
-            total = _pairwise(leaf, 0, length)
-        except _Outside:
-            total = math.nan
-    if check is not None and not math.isfinite(total):
+
+def inputs(
+    check: Check,
+    first: ArrayLike,
+    target: ArrayLike,
+    weights: Sequence[tuple[str, ArrayLike | None]] = (),
+    within: Intervals | None = None,
+    finite: tuple[int, ...] = (0, 1),
+) -> Inputs:
+    """Check what costs no pass over the data, and flatten the arguments
+    of an elementwise loss for :func:`evaluate`.
+
+    Any doubt (a dtype that is not a real number, two shapes that differ, a
+    bad weight) runs ``check``, which raises the error the full checks
+    would raise first.
+    """
+    x, y = np.asarray(first), np.asarray(target)
+    dtype = x.dtype
+    if (  # the usual case, told without reading a value
+        dtype == y.dtype
+        and x.shape == y.shape
+        and (dtype == F64 or dtype == F32)
+        and x.flags.c_contiguous
+        and y.flags.c_contiguous
+        and all(w is None for _, w in weights)
+    ):
+        if x.ndim != 1:
+            x, y = x.reshape(-1), y.reshape(-1)
+        return Inputs(
+            [x, y, *(1.0 for _ in weights)],
+            np.shape(first),
+            "C",
+            dtype,
+            dtype,
+            within or _NOTHING,
+            finite,
+            check,
+            converts=False,
+        )
+    if not plain_reals(x, y):
         check()
-    return total
-
-
-def _pairwise(
-    leaf: Callable[[int, int], float], start: int, length: int
-) -> float:
-    """NumPy's pairwise summation of elements start..start+length, with
-    blocks as its leaves.
-
-    ``np.add.reduce`` splits n > 128 elements at n2 = n // 2 rounded down
-    to a multiple of 8 and adds the sums of the two halves; splitting the
-    same way down to BLOCK elements and summing each leaf with ``np.sum``
-    reproduces its result exactly. (NumPy sums 128 elements or fewer
-    without splitting them: so must a leaf, whatever BLOCK.)
-    """
-    if length <= max(BLOCK, 128):
-        return leaf(start, start + length)
-    half = length // 2 - (length // 2) % 8
-    return _pairwise(leaf, start, half) + _pairwise(
-        leaf, start + half, length - half
+    operands: list[Operand] = [x, y]
+    for name, weight in weights:
+        if weight is None:
+            operands.append(1.0)
+            continue
+        try:
+            w = check_weight(name, weight, x.shape)
+        except ValueError:
+            check()  # an error in an earlier argument is the one to report
+            raise
+        operands.append(
+            float(w) if w.ndim == 0 else np.broadcast_to(w, x.shape)
+        )
+    arrays = [a for a in operands if isinstance(a, np.ndarray)]
+    flat, order = flatten(*arrays)
+    rest = iter(flat)
+    operands = [
+        next(rest) if isinstance(a, np.ndarray) else a for a in operands
+    ]
+    out_dtype = result_dtype(x)
+    return Inputs(
+        operands,
+        x.shape,
+        order,
+        out_dtype,
+        compute_dtype(out_dtype, arrays),
+        within or {},
+        finite,
+        check,
     )
 
 
-def fill(
-    kernel: Kernel,
-    operands: Sequence[Operand],
-    out: NDArray[Any],
-    *,
-    within: Intervals | None = None,
-    finite: Sequence[int] = (),
-    indices: Sequence[int] = (),
-    check: Check | None = None,
-) -> None:
-    """Write ``kernel(*operands)`` into ``out``, blocks of rows at a time,
-    cast to its dtype.
-
-    Parameters
-    ----------
-    kernel : callable
-        Maps blocks of rows of the operands (float64, except ``indices``)
-        to the rows of ``out``.
-    operands : sequence of arrays with ``len(out)`` rows, or floats
-        A block holds about BLOCK elements of the first operand.
-    out : ndarray
-        Preallocated; its dtype is the caller's (float32 stays float32).
-    within : mapping from an operand's position to an interval (low, high),
-             optional
-        As in :func:`fold`.
-    finite : sequence of int
-        Positions of operands that must be finite (checked through the sum
-        of each block, which may also overflow: a failed check is a reason
-        to look, not a proof of an error).
-    indices : sequence of int
-        Positions of integer operands (class indices) passed to the kernel
-        unconverted.
-    check : callable, optional
-        The loss's full argument checks, run when a block fails ``within``
-        or ``finite``.
-    """
-    first = np.asarray(operands[0])
-    step = max(1, BLOCK // max(math.prod(first.shape[1:]), 1))
-    _settle_allocator()
-    buffers = _buffers(operands, min(len(out), step), indices)
-    passed = True
-    with np.errstate(all="ignore"):
-        for start in range(0, len(out), step):
-            stop = min(start + step, len(out))
-            blocks = _blocks(operands, buffers, start, stop)
-            out[start:stop] = kernel(*blocks)
-            passed = passed and _inside(blocks, within)
-            passed = passed and all(
-                math.isfinite(np.sum(blocks[i])) for i in finite
-            )
-    if check is not None and not passed:
-        check()
+def compute_dtype(
+    out_dtype: np.dtype[Any], arrays: Sequence[NDArray[Any]]
+) -> np.dtype[Any]:
+    """float32 when the result is float32 and every array is float32 or
+    bool (converted exactly); float64 otherwise, so that a float64 target
+    never loses digits to a float32 prediction."""
+    if out_dtype == F32 and all(
+        a.dtype == F32 or a.dtype.kind == "b" for a in arrays
+    ):
+        return F32
+    return F64
 
 
 def flatten(
@@ -237,38 +235,258 @@ def flatten(
     transposed matrix), so that sums run in the order in which ``np.sum``
     would have added them; C order otherwise.
     """
+    if all(a.flags.c_contiguous for a in arrays):
+        return [a.reshape(-1) for a in arrays], "C"
     order: Literal["C", "F"] = (
         "F" if all(a.flags.f_contiguous for a in arrays) else "C"
     )
     return [a.ravel(order) for a in arrays], order
 
 
-def _length(operands: Sequence[Operand]) -> int:
-    return next(len(x) for x in operands if isinstance(x, np.ndarray))
+# --- The pass ----------------------------------------------------------
 
 
-def _buffers(
-    operands: Sequence[Operand], rows: int, indices: Sequence[int] = ()
-) -> list[NDArray[np.float64] | None]:
-    """A float64 buffer of ``rows`` rows for every operand that needs
-    converting, else None."""
-    return [
-        np.empty((rows, *x.shape[1:]))
-        if isinstance(x, np.ndarray)
-        and x.dtype != np.float64
-        and i not in indices
-        else None
-        for i, x in enumerate(operands)
-    ]
+def evaluate(
+    terms: Formula,
+    args: Inputs,
+    *,
+    loss: Literal["sum", "each"] | None,
+    scale: float | None,
+) -> tuple[Any, NDArray[Any] | None]:
+    """Run ``terms`` over every row of the operands, in one pass.
+
+    Parameters
+    ----------
+    terms : callable
+        ``terms(*blocks, loss=bool, scale=float or None)`` returns the
+        losses of a block of rows (one per row) and the slopes times
+        ``scale`` (the shape of the block of the first operand).
+    args : Inputs
+    loss : {"sum", "each"} or None
+        "sum": the float64 sum of the losses, in the order of ``np.sum``;
+        "each": every row's loss, in an array of ``args.out_dtype`` with
+        the shape of the first argument (less its class axis for a loss
+        per row); None: no loss.
+    scale : float or None
+        The factor d(reduced loss)/d(sum) of the gradient; None: no
+        gradient.
+
+    Returns
+    -------
+    (float, ndarray or None; ndarray or None)
+        The loss as asked, and the gradient with the first argument's
+        shape and order, in ``args.out_dtype``.
+    """
+    first = args.operands[0]
+    assert isinstance(first, np.ndarray)
+    rows = BLOCK // max(math.prod(first.shape[1:]), 1)
+    quiet = _silence()  # np.errstate(all="ignore"), entered
+    try:
+        if len(first) <= max(rows, 128):
+            result, slopes = _one_block(terms, args, loss, scale)
+        else:
+            result, slopes = _blocks(
+                terms, args, loss, scale, max(rows, 1)
+            )
+    finally:
+        _restore(quiet)
+    if slopes is not None and slopes.shape != args.shape:
+        slopes = slopes.reshape(args.shape, order=args.order)
+    if loss == "each":
+        shape = args.shape[: len(args.shape) - first.ndim + 1]
+        if result.shape != shape:
+            result = result.reshape(shape, order=args.order)
+    return result, slopes
+
+
+try:  # NumPy's floating-point error state, set as np.errstate sets it
+    from numpy._core._ufunc_config import (  # type: ignore[attr-defined]
+        _extobj_contextvar,
+        _make_extobj,
+    )
+
+    _QUIET = _make_extobj(all="ignore")
+
+    def _silence() -> Any:
+        """``np.errstate(all="ignore")`` entered, without the microsecond
+        it takes to build that state at every call (a loss of 32 elements
+        costs a few); :func:`_restore` leaves it."""
+        return _extobj_contextvar.set(_QUIET)
+
+    def _restore(token: Any) -> None:
+        _extobj_contextvar.reset(token)
+
+except ImportError:  # a NumPy without that module: the public way
+
+    def _silence() -> Any:
+        return np.seterr(all="ignore")
+
+    def _restore(token: Any) -> None:
+        np.seterr(**token)
+
+
+def _verify(
+    args: Inputs,
+    blocks: Sequence[Operand],
+    sentinel: float,
+    loss: str | None,
+) -> bool:
+    """Run the full checks if a block is outside its interval, or a sum
+    that shows a NaN or an infinity is not finite; whether they ran."""
+    passed = math.isfinite(sentinel) and (
+        not args.within or _inside(blocks, args.within)
+    )
+    if passed and (loss is None or not args.loss_shows_nan):
+        passed = all(_finite(blocks[i]) for i in args.finite)
+    if not passed:
+        args.check()  # raises for a bad input
+    return not passed  # a finite input with an infinite loss: go on
+
+
+def _finite(block: Operand) -> bool:
+    """Whether the block holds no NaN and no infinity, told by its dot
+    product with itself, which BLAS computes about three times faster
+    than NumPy's sum (it may also overflow: then the full checks look,
+    and pass)."""
+    values = np.asarray(block).reshape(-1)
+    return math.isfinite(np.dot(values, values))
+
+
+def _one_block(
+    terms: Formula,
+    args: Inputs,
+    loss: str | None,
+    scale: float | None,
+) -> tuple[Any, NDArray[Any] | None]:
+    """The whole input as one block: the formula runs once, and its
+    results are returned as they are (cast if the result is float32 and
+    the formula ran in float64)."""
+    compute = args.compute
+    blocks = args.operands
+    if args.converts and _converts(args):
+        blocks = [
+            x
+            if not isinstance(x, np.ndarray)
+            or x.dtype == compute
+            or i in args.indices
+            else x.astype(compute)
+            for i, x in enumerate(blocks)
+        ]
+    values, slopes = terms(*blocks, loss=loss is not None, scale=scale)
+    result: Any = None
+    sentinel = 0.0
+    if values is not None:
+        if loss == "sum":
+            sentinel = result = float(
+                values.sum() if values.dtype == F64 else
+                values.astype(F64).sum()
+            )  # fmt: skip
+        else:
+            sentinel = float(values.sum())
+            result = values.astype(args.out_dtype, copy=False)
+    _verify(args, blocks, sentinel, loss)
+    if slopes is not None and slopes.dtype != args.out_dtype:
+        slopes = slopes.astype(args.out_dtype)
+    return result, slopes
+
+
+def _converts(args: Inputs) -> bool:
+    """Whether an operand's dtype is not the formula's."""
+    return any(
+        isinstance(x, np.ndarray)
+        and x.dtype != args.compute
+        and i not in args.indices
+        for i, x in enumerate(args.operands)
+    )
 
 
 def _blocks(
+    terms: Formula,
+    args: Inputs,
+    loss: str | None,
+    scale: float | None,
+    rows: int,
+) -> tuple[Any, NDArray[Any] | None]:
+    """Blocks of ``rows`` rows (leaves of the pairwise tree for a sum),
+    written into preallocated outputs."""
+    first = args.operands[0]
+    assert isinstance(first, np.ndarray)
+    length = len(first)
+    _settle_allocator()
+    leaf = max(rows, 128) if loss == "sum" else rows
+    buffers = [
+        np.empty((leaf, *x.shape[1:]), args.compute)
+        if isinstance(x, np.ndarray)
+        and x.dtype != args.compute
+        and i not in args.indices
+        else None
+        for i, x in enumerate(args.operands)
+    ]
+    wide = np.empty(leaf) if args.compute != F64 else None
+    each = np.empty(length, args.out_dtype) if loss == "each" else None
+    grad = (
+        np.empty(first.shape, args.out_dtype)
+        if scale is not None
+        else None
+    )
+    checked = False
+
+    def block(start: int, stop: int) -> float:
+        nonlocal checked
+        blocks = _slices(args.operands, buffers, start, stop)
+        values, slopes = terms(*blocks, loss=loss is not None, scale=scale)
+        total = sentinel = 0.0
+        if values is not None:
+            if loss == "sum":
+                if wide is not None:  # float32 losses, added in float64
+                    np.copyto(wide[: stop - start], values)
+                    values = wide[: stop - start]
+                total = sentinel = float(values.sum())
+            else:
+                assert each is not None
+                each[start:stop] = values
+                sentinel = float(values.sum())
+        if not checked:
+            checked = _verify(args, blocks, sentinel, loss)
+        if slopes is not None:
+            assert grad is not None
+            grad[start:stop] = slopes
+        return total
+
+    if loss == "sum":
+        return _pairwise(block, 0, length, leaf), grad
+    for start in range(0, length, rows):
+        block(start, min(start + rows, length))
+    return each, grad
+
+
+def _pairwise(
+    leaf: Callable[[int, int], float], start: int, length: int, size: int
+) -> float:
+    """NumPy's pairwise summation of elements start..start+length, with
+    blocks of at most ``size`` as its leaves.
+
+    ``np.add.reduce`` splits n > 128 elements at n2 = n // 2 rounded down
+    to a multiple of 8 and adds the sums of the two halves; splitting the
+    same way down to ``size`` elements and summing each leaf with
+    ``np.sum`` reproduces its result exactly. (NumPy sums 128 elements or
+    fewer without splitting them: so must a leaf.)
+    """
+    if length <= size:
+        return leaf(start, start + length)
+    half = length // 2 - (length // 2) % 8
+    return _pairwise(leaf, start, half, size) + _pairwise(
+        leaf, start + half, length - half, size
+    )
+
+
+def _slices(
     operands: Sequence[Operand],
-    buffers: Sequence[NDArray[np.float64] | None],
+    buffers: Sequence[NDArray[Any] | None],
     start: int,
     stop: int,
 ) -> list[Operand]:
-    """Rows start..stop of every operand, as float64 where a buffer is
+    """Rows start..stop of every operand, converted where a buffer is
     given; scalars as given."""
     blocks: list[Operand] = []
     for x, buffer in zip(operands, buffers, strict=True):
@@ -283,10 +501,10 @@ def _blocks(
     return blocks
 
 
-def _inside(blocks: Sequence[Operand], within: Intervals | None) -> bool:
+def _inside(blocks: Sequence[Operand], within: Intervals) -> bool:
     """Whether every block named in ``within`` lies in its closed interval
     (NaN lies in none)."""
-    for position, (low, high) in (within or {}).items():
+    for position, (low, high) in within.items():
         block = np.asarray(blocks[position])
         if block.size == 0:
             continue
@@ -297,123 +515,64 @@ def _inside(blocks: Sequence[Operand], within: Intervals | None) -> bool:
     return True
 
 
-@dataclass
-class Inputs:
-    """The arguments of an elementwise loss, ready for :func:`fold` and
-    :func:`fill`.
+def _settle_allocator() -> None:
+    """Keep glibc from returning a formula's freed temporaries to the
+    system after every block.
 
-    Attributes
-    ----------
-    operands : list
-        The first argument, the target and any weights, as 1-d arrays in
-        one element order (or floats, for weights that are scalars or
-        absent).
-    shape, order : tuple of int, "C" or "F"
-        The first argument's shape, and the order of its elements in
-        ``operands``.
-    out_dtype : dtype
-        The result's: float32 for float32 input, else float64.
-    within : mapping from an operand's position to an interval
-        The checks made in cache, block by block.
-    check : callable
-        The loss's full argument checks, raising the ValueError that names
-        a bad argument.
+    glibc's malloc gives the top of its heap back to the system once it
+    exceeds twice the largest block it has mmap-ed and freed, which starts
+    at 128 KiB: a formula whose temporaries exceed that (a few arrays of
+    10 000 float64 do) then page-faults on every block, and runs up to five
+    times slower. Freeing one 8 MiB array raises that threshold for good,
+    as any program that frees such an array does. Harmless with other
+    allocators. Done once, at the first pass over many blocks.
     """
-
-    operands: list[Operand]
-    shape: tuple[int, ...]
-    order: Literal["C", "F"]
-    out_dtype: np.dtype[Any]
-    within: Intervals
-    check: Check
+    global _settled
+    if not _settled:
+        np.empty(1 << 20)
+        _settled = True
 
 
-def inputs(
-    check: Check,
-    first: ArrayLike,
-    target: ArrayLike,
-    weights: Sequence[tuple[str, ArrayLike | None]] = (),
-    within: Intervals | None = None,
-) -> Inputs:
-    """Check what costs no pass over the data, and flatten the arguments
-    for the kernels.
-
-    Any doubt (a dtype that is not a real number, two shapes that differ, a
-    bad weight) runs ``check``, which raises the error the full checks
-    would raise first.
-    """
-    x, y = np.asarray(first), np.asarray(target)
-    if not plain_reals(x, y):
-        check()
-    values: list[Operand] = []
-    for name, weight in weights:
-        try:
-            w = (
-                1.0
-                if weight is None
-                else check_weight(name, weight, x.shape)
-            )
-        except ValueError:
-            check()  # an error in an earlier argument is the one to report
-            raise
-        values.append(
-            float(w) if np.ndim(w) == 0 else np.broadcast_to(w, x.shape)
-        )
-    arrays, order = flatten(
-        x, y, *(w for w in values if isinstance(w, np.ndarray))
-    )
-    weight_arrays = iter(arrays[2:])
-    flat = [
-        next(weight_arrays) if isinstance(w, np.ndarray) else w
-        for w in values
-    ]
-    return Inputs(
-        [*arrays[:2], *flat],
-        x.shape,
-        order,
-        result_dtype(x),
-        within or {},
-        check,
-    )
+_settled = False
 
 
-def reduced(
-    kernel: Kernel,
-    args: Inputs,
-    reduction: str,
-    *,
-    finite: Sequence[int] = (),
-) -> LossValue:
-    """The "sum" or "mean" of ``kernel`` over the elements, or the elements
-    for "none" (whose ``finite`` operands are then checked: no sum shows a
-    NaN or an infinity in them)."""
+# --- Reductions of elementwise losses ----------------------------------
+
+
+def value(terms: Formula, args: Inputs, reduction: str) -> LossValue:
+    """The "sum" or "mean" of the losses over the elements, or the losses
+    for "none"."""
     if reduction == "none":
-        return elementwise(kernel, args, finite=finite)
-    total = fold(
-        kernel, args.operands, within=args.within, check=args.check
-    )
+        each, _ = evaluate(terms, args, loss="each", scale=None)
+        return each  # type: ignore[no-any-return]
+    total, _ = evaluate(terms, args, loss="sum", scale=None)
     return reduce_total(
         total, math.prod(args.shape), reduction, args.out_dtype
     )
 
 
-def elementwise(
-    kernel: Kernel, args: Inputs, *, finite: Sequence[int] = ()
-) -> FloatArray:
-    """``kernel`` per element, into a new array of the caller's dtype,
-    shape and memory order."""
-    out = np.empty(args.shape, args.out_dtype, order=args.order)
-    flat = out.ravel(args.order)
-    fill(
-        kernel,
-        args.operands,
-        flat,
-        within=args.within,
-        finite=finite,
-        check=args.check,
-    )
-    return out
+def grad(terms: Formula, args: Inputs, scale: float) -> FloatArray:
+    """The slopes times ``scale``, in the first argument's shape and
+    dtype."""
+    _, slopes = evaluate(terms, args, loss=None, scale=scale)
+    assert slopes is not None
+    return slopes
 
+
+def value_and_grad(
+    terms: Formula, args: Inputs, reduction: str, scale: float
+) -> tuple[LossValue, FloatArray]:
+    """:func:`value` and :func:`grad` from one pass, bit for bit."""
+    mode: Literal["sum", "each"] = "each" if reduction == "none" else "sum"
+    result, slopes = evaluate(terms, args, loss=mode, scale=scale)
+    assert slopes is not None
+    if reduction == "none":
+        return result, slopes
+    count = math.prod(args.shape)
+    return reduce_total(result, count, reduction, args.out_dtype), slopes
+
+
+# --- Many short rows ---------------------------------------------------
 
 NARROW = 32
 """At most this many classes make a block narrow (see :func:`narrow`)."""
@@ -438,7 +597,7 @@ def narrow(z: NDArray[Any], axis: int) -> bool:
     )
 
 
-def column_sums(t: NDArray[np.float64]) -> NDArray[np.float64]:
+def column_sums(t: NDArray[Any]) -> NDArray[Any]:
     """``np.sum(t.T, axis=1)`` for a C-contiguous ``t.T`` of rows of at
     most 128, bit for bit.
 
@@ -449,7 +608,7 @@ def column_sums(t: NDArray[np.float64]) -> NDArray[np.float64]:
     is a vector over the k columns of ``t``, of shape (C, k).
     """
     n = len(t)
-    total: NDArray[np.float64]
+    total: NDArray[Any]
     if n < 8:
         total = t[0].copy()
         for row in t[1:]:

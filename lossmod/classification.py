@@ -6,12 +6,17 @@ a learner learns here transfers. The losses on logits are finite and
 accurate for any finite logit (tested at +-1e4 in float32 and float64):
 every one is written as a sum of non-negative terms built from the stable
 primitives, so nothing overflows and nothing cancels.
+
+Each loss states its formula once, ``_<name>_terms``: the loss of every
+element (or row) and its slope, computed together where they share work
+(the exponentials); lossmod._kernels runs it for the value, the gradient,
+or both from one pass (``LOSSES[name].value_and_grad``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,19 +32,23 @@ from lossmod._checks import (
     check_same_shape,
     check_weight,
     mean_scale,
-    reduce,
     result_dtype,
 )
 from lossmod._kernels import (
-    Check,
     Inputs,
-    Operand,
-    elementwise,
-    fill,
+    Terms,
+    compute_dtype,
+    evaluate,
+    grad,
     inputs,
-    reduced,
+    value,
+    value_and_grad,
 )
-from lossmod.primitives import _shifted_logsumexp, _softmax
+from lossmod.primitives import (
+    _logsumexp_and_softmax,
+    _shifted_logsumexp,
+    _softmax,
+)
 
 __all__ = [
     "bce",
@@ -51,8 +60,10 @@ __all__ = [
 ]
 
 PROBABILITIES = (0.0, 1.0)
+_ONE = 1.0  # the weight of every sample when there are no weights
+Array = NDArray[Any]
 Weight = (
-    Float64Array | float
+    Array | float
 )  # a weight per element (or per sample), or one for all
 
 
@@ -144,16 +155,40 @@ def _bce_logits_inputs(
         )
 
     weights = [("weight", weight), ("pos_weight", pos_weight)]
-    return inputs(check, logits, target, weights, {1: PROBABILITIES})
+    return inputs(
+        check, logits, target, weights, {1: PROBABILITIES}, finite=(0,)
+    )
 
 
-def _ratio(
-    numerator: Float64Array, denominator: Float64Array
-) -> Float64Array:
+def _ratio(numerator: Array, denominator: Array) -> Array:
     """numerator / denominator, taken as 0 where the numerator is 0 (the
-    limit used by xlogy)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(numerator == 0, 0.0, numerator / denominator)
+    limit used by xlogy); run by the kernels, whose warnings are
+    silenced."""
+    return np.where(numerator == 0, 0.0, numerator / denominator)
+
+
+def _bce_terms(
+    p: Array,
+    y: Array,
+    w: Weight,
+    *,
+    loss: bool = True,
+    scale: float | None = 1.0,
+) -> Terms:
+    """Binary cross-entropy of the probabilities p against the labels y,
+    weighted by w, and its slope dl/dp times ``scale``."""
+    losses = slopes = None
+    if loss:
+        # 0 * log(0) = 0: a term whose coefficient is zero contributes
+        # nothing.
+        log_likelihood = np.where(y == 0, 0.0, y * np.log(p)) + np.where(
+            y == 1, 0.0, (1 - y) * np.log1p(-p)
+        )
+        # 0 - x, not -x: no -0.0 for a perfect prediction
+        losses = w * (0.0 - log_likelihood)
+    if scale is not None:
+        slopes = scale * (w * (_ratio(1 - y, 1 - p) - _ratio(y, p)))
+    return losses, slopes
 
 
 def bce(
@@ -197,20 +232,7 @@ def bce(
     Reference: Bishop (2006), section 4.3.2.
     """
     args = _bce_inputs(probs, target, weight, reduction)
-
-    def per_element(
-        p: Float64Array, y: Float64Array, w: Weight
-    ) -> Float64Array:
-        # 0 * log(0) = 0: a term whose coefficient is zero contributes
-        # nothing.
-        log_likelihood = np.where(y == 0, 0.0, y * np.log(p)) + np.where(
-            y == 1, 0.0, (1 - y) * np.log1p(-p)
-        )
-        return w * (
-            0.0 - log_likelihood
-        )  # 0 - x, not -x: no -0.0 for a perfect prediction
-
-    return reduced(per_element, args, reduction)
+    return value(_bce_terms, args, reduction)
 
 
 def bce_grad(
@@ -224,13 +246,52 @@ def bce_grad(
     w [(1-y)/(1-p) - y/p], / n for "mean"."""
     args = _bce_inputs(probs, target, weight, reduction)
     scale = mean_scale(reduction, math.prod(args.shape))
+    return grad(_bce_terms, args, scale)
 
-    def per_element(
-        p: Float64Array, y: Float64Array, w: Weight
-    ) -> Float64Array:
-        return scale * (w * (_ratio(1 - y, 1 - p) - _ratio(y, p)))
 
-    return elementwise(per_element, args)
+def _bce_value_and_grad(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> tuple[LossValue, FloatArray]:
+    args = _bce_inputs(probs, target, weight, reduction)
+    scale = mean_scale(reduction, math.prod(args.shape))
+    return value_and_grad(_bce_terms, args, reduction, scale)
+
+
+def _bce_logits_terms(
+    z: Array,
+    y: Array,
+    w: Weight,
+    a: Weight,
+    *,
+    loss: bool = True,
+    scale: float | None = 1.0,
+) -> Terms:
+    """Binary cross-entropy of the logits z against the labels y (weight
+    w, positive weight a), and its slope dl/dz times ``scale``."""
+    e = np.exp(-np.abs(z))  # <= 1: never overflows
+    ay, not_y = a * y, 1 - y
+    losses = slopes = None
+    if loss:
+        # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|)): one exp and one
+        # log1p serve both terms.
+        tail = np.log1p(e)
+        losses = w * (
+            ay * (np.maximum(-z, 0.0) + tail)
+            + not_y * (np.maximum(z, 0.0) + tail)
+        )
+    if scale is not None:
+        # sigmoid(+-z) from e: 1 / (1 + e) where +-z >= 0, e / (1 + e)
+        # where +-z < 0; max(e, sign(+-z)) is that numerator, without a
+        # branch.
+        sign, denominator = np.sign(z), 1.0 + e
+        sigmoid = np.maximum(e, sign) / denominator
+        sigmoid_of_minus_z = np.maximum(e, -sign) / denominator
+        slopes = scale * (w * (not_y * sigmoid - ay * sigmoid_of_minus_z))
+    return losses, slopes
 
 
 def bce_with_logits(
@@ -281,19 +342,7 @@ def bce_with_logits(
     args = _bce_logits_inputs(
         logits, target, weight, pos_weight, reduction
     )
-
-    def per_element(
-        z: Float64Array, y: Float64Array, w: Weight, a: Weight
-    ) -> Float64Array:
-        # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|)): one exp and one
-        # log1p serve both terms.
-        tail: Float64Array = np.log1p(np.exp(-np.abs(z)))
-        return w * (
-            a * y * (np.maximum(-z, 0.0) + tail)
-            + (1 - y) * (np.maximum(z, 0.0) + tail)
-        )
-
-    return reduced(per_element, args, reduction, finite=(0,))
+    return value(_bce_logits_terms, args, reduction)
 
 
 def bce_with_logits_grad(
@@ -314,21 +363,22 @@ def bce_with_logits_grad(
         logits, target, weight, pos_weight, reduction
     )
     scale = mean_scale(reduction, math.prod(args.shape))
+    return grad(_bce_logits_terms, args, scale)
 
-    def per_element(
-        z: Float64Array, y: Float64Array, w: Weight, a: Weight
-    ) -> Float64Array:
-        # sigmoid(+-z) from e = exp(-|z|) <= 1, which never overflows:
-        # 1 / (1 + e) where +-z >= 0, e / (1 + e) where +-z < 0;
-        # max(e, sign(+-z)) is that numerator, without a branch.
-        e = np.exp(-np.abs(z))
-        sigmoid = np.maximum(e, np.sign(z)) / (1.0 + e)
-        sigmoid_of_minus_z = np.maximum(e, -np.sign(z)) / (1.0 + e)
-        return scale * (
-            w * ((1 - y) * sigmoid - a * y * sigmoid_of_minus_z)
-        )
 
-    return elementwise(per_element, args, finite=(0,))
+def _bce_with_logits_value_and_grad(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    pos_weight: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> tuple[LossValue, FloatArray]:
+    args = _bce_logits_inputs(
+        logits, target, weight, pos_weight, reduction
+    )
+    scale = mean_scale(reduction, math.prod(args.shape))
+    return value_and_grad(_bce_logits_terms, args, reduction, scale)
 
 
 # --- Categorical cross-entropy on logits ---------------------------------
@@ -379,6 +429,18 @@ def _ce_targets(
             f"logits must have shape (N, C); got shape {z.shape}"
         )
     n, n_classes = z.shape
+    labels = np.asarray(target)
+    plain = weight is None and label_smoothing == 0
+    if plain and labels.dtype.kind in "iu" and labels.shape == (n,) and n:
+        # The usual case, told from the smallest and the largest label:
+        # every one a class, none ignored, all of weight 1.
+        low, high = labels.min(), labels.max()
+        if (
+            0 <= low
+            and high < n_classes
+            and not low <= ignore_index <= high
+        ):
+            return z, labels, _ONE, float(n), result_dtype(z)
     w = (
         np.ones(n_classes)
         if weight is None
@@ -389,7 +451,6 @@ def _ce_targets(
             f"weight must have shape (C,) = ({n_classes},); got {w.shape}"
         )
 
-    labels = np.asarray(target)
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             raise ValueError(
@@ -425,7 +486,7 @@ def _ce_targets(
         )
         if label_smoothing == 0:
             indices = labels if count == n else np.where(kept, labels, 0)
-            weights = 1.0 if weight is None else w[indices]
+            weights = _ONE if weight is None else w[indices]
             if count < n:
                 weights = np.where(kept, weights, 0.0)
             return z, indices, weights, denominator, result_dtype(z)
@@ -457,17 +518,17 @@ def _ce_targets(
     return z, coefficients, 1.0, denominator, result_dtype(z)
 
 
-def _ce_args(
+def _ce_inputs(
     logits: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike | None,
     ignore_index: int,
     label_smoothing: float,
     reduction: str,
-) -> tuple[list[Operand], float, np.dtype[Any], Check]:
-    """The operands of the kernels (logits, targets, weights), the
-    denominator of "mean", the dtype of the result, and the full checks, to
-    run if the logits turn out not to be finite."""
+) -> tuple[Inputs, float]:
+    """The arguments for the kernels (rows of logits, targets, weights)
+    and the denominator of "mean"; the full checks run if the logits turn
+    out not to be finite."""
 
     def check() -> object:
         options = (weight, ignore_index, label_smoothing, reduction)
@@ -487,7 +548,22 @@ def _ce_args(
         # report
         check()
         raise
-    return [z, a, w], denominator, out_dtype, check
+    indices = a.ndim == 1
+    floats = [x for x in (z, w) if isinstance(x, np.ndarray)]
+    compute = compute_dtype(out_dtype, floats if indices else [*floats, a])
+    args = Inputs(
+        [z, a, w],
+        z.shape,
+        "C",
+        out_dtype,
+        compute,
+        {},
+        (0,),
+        check,
+        indices=(1,) if indices else (),
+        loss_shows_nan=False,
+    )
+    return args, denominator
 
 
 def _ce_scale(reduction: str, denominator: float) -> float:
@@ -498,6 +574,44 @@ def _ce_scale(reduction: str, denominator: float) -> float:
             "so the weighted mean divides 0 by 0"
         )
     return 1.0 / denominator if reduction == "mean" else 1.0
+
+
+def _cross_entropy_terms(
+    z: Array,
+    a: Array,
+    w: Weight,
+    *,
+    loss: bool = True,
+    scale: float | None = 1.0,
+) -> Terms:
+    """Per row i: the loss l_i = -sum_c a_ic log p_ic with
+    p_i = softmax(z_i), and its slope (sum_c a_ic) p_i - a_i times
+    ``scale``; class indices y stand for a_ic = w_i [c == y_i]."""
+    if scale is None:
+        m, log_sum = _shifted_logsumexp(z, axis=1)
+    elif loss:  # both from one exponential of each logit
+        m, log_sum, p = _logsumexp_and_softmax(z, axis=1)
+    else:
+        p = _softmax(z, axis=1)
+    rows = np.arange(len(z))
+    losses = slopes = None
+    if loss:
+        # -log p_ic = (m_i - z_ic) + log1p(sum_{j != argmax}
+        # exp(z_ij - m_i)): two terms >= 0.
+        if a.ndim == 1:  # class indices: the true class's term only
+            true_class = z[rows, a][:, None]
+            losses = w * ((m - true_class) + log_sum)[:, 0]
+        else:
+            losses = np.sum(a * ((m - z) + log_sum), axis=1)
+    if scale is not None:
+        if a.ndim == 1:  # sum_k a_ik = w_i, the only nonzero a_ik
+            # (without weights, w = 1 and w p is p itself)
+            slopes = p if w is _ONE else np.reshape(w, (-1, 1)) * p
+            slopes[rows, a] -= w
+        else:
+            slopes = a.sum(axis=1, keepdims=True) * p - a
+        slopes = scale * slopes
+    return losses, slopes
 
 
 def cross_entropy(
@@ -554,37 +668,18 @@ def cross_entropy(
 
     Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.3.
     """
-    operands, denominator, out_dtype, check = _ce_args(
+    args, denominator = _ce_inputs(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
-
-    def per_sample(
-        z: Float64Array, a: NDArray[Any], w: Weight
-    ) -> Float64Array:
-        # -log p_ic = (m_i - z_ic) + log1p(sum_{j != argmax}
-        # exp(z_ij - m_i)): two terms >= 0.
-        m, log_sum = _shifted_logsumexp(z, axis=1)
-        # class indices: a[i, c] = w_{y_i} [c == y_i] keeps the true
-        # class's term
-        if a.ndim == 1:
-            true_class: Float64Array = z[np.arange(len(a)), a][:, None]
-            return w * ((m - true_class) + log_sum)[:, 0]
-        losses: Float64Array = np.sum(a * ((m - z) + log_sum), axis=1)
-        return losses
-
-    losses = np.empty(np.shape(operands[0])[0])
-    fill(
-        per_sample,
-        operands,
-        losses,
-        finite=(0,),
-        indices=(1,),
-        check=check,
+    if reduction == "none":
+        losses, _ = evaluate(
+            _cross_entropy_terms, args, loss="each", scale=None
+        )
+        return losses  # type: ignore[no-any-return]
+    total, _ = evaluate(_cross_entropy_terms, args, loss="sum", scale=None)
+    return args.out_dtype.type(  # type: ignore[no-any-return]
+        total * _ce_scale(reduction, denominator)
     )
-    if reduction == "mean":
-        total = losses.sum() * _ce_scale(reduction, denominator)
-        return out_dtype.type(total)  # type: ignore[no-any-return]
-    return reduce(losses, reduction, out_dtype)
 
 
 def cross_entropy_grad(
@@ -602,30 +697,43 @@ def cross_entropy_grad(
     (sum_k a_ik) softmax(z_i) - a_i for each row, divided by the "mean"
     denominator.
     """
-    operands, denominator, out_dtype, check = _ce_args(
+    args, denominator = _ce_inputs(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
+    scale = _ce_grad_scale(args, reduction, denominator)
+    return grad(_cross_entropy_terms, args, scale)
+
+
+def _ce_grad_scale(
+    args: Inputs, reduction: str, denominator: float
+) -> float:
     try:
-        scale = _ce_scale(reduction, denominator)
+        return _ce_scale(reduction, denominator)
     except ValueError:
         # a NaN or an infinity among the logits is the first error to
         # report
-        check()
+        args.check()
         raise
 
-    def per_sample(
-        z: Float64Array, a: NDArray[Any], w: Weight
-    ) -> Float64Array:
-        p = _softmax(z, axis=1)
-        if (
-            a.ndim == 1
-        ):  # class indices: sum_k a_ik = w_{y_i}, the only nonzero a_ik
-            grad: Float64Array = np.reshape(w, (-1, 1)) * p
-            grad[np.arange(len(a)), a] -= w
-            return scale * grad
-        grad = a.sum(axis=1, keepdims=True) * p - a
-        return scale * grad
 
-    out = np.empty(np.shape(operands[0]), out_dtype)
-    fill(per_sample, operands, out, finite=(0,), indices=(1,), check=check)
-    return out
+def _cross_entropy_value_and_grad(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> tuple[LossValue, FloatArray]:
+    args, denominator = _ce_inputs(
+        logits, target, weight, ignore_index, label_smoothing, reduction
+    )
+    scale = _ce_grad_scale(args, reduction, denominator)
+    mode: Literal["sum", "each"] = "each" if reduction == "none" else "sum"
+    result, slopes = evaluate(
+        _cross_entropy_terms, args, loss=mode, scale=scale
+    )
+    assert slopes is not None
+    if reduction != "none":
+        result = args.out_dtype.type(result * scale)
+    return result, slopes

@@ -11,13 +11,13 @@ formula.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import (
-    Float64Array,
     FloatArray,
     LossValue,
     as_float,
@@ -28,7 +28,15 @@ from lossmod._checks import (
     mean_scale,
     reduce,
 )
-from lossmod._kernels import Inputs, elementwise, fold, inputs, reduced
+from lossmod._kernels import (
+    Inputs,
+    Terms,
+    evaluate,
+    grad,
+    inputs,
+    value,
+    value_and_grad,
+)
 
 __all__ = ["kl_div", "kl_div_grad", "kl_divergence", "kl_divergence_grad"]
 
@@ -80,7 +88,33 @@ def _kl_div_inputs(
         input,
         target,
         within=within,
+        finite=(),
     )
+
+
+def _kl_div_terms(
+    log_q: NDArray[Any],
+    target: NDArray[Any],
+    *,
+    log_target: bool,
+    loss: bool = True,
+    scale: float | None = 1.0,
+) -> Terms:
+    """Per element: p (log p - log q), p the target (or exp of it), and its
+    slope -p times ``scale``."""
+    t = np.exp(target) if log_target else target
+    terms = None
+    if loss:
+        terms = t * (np.log(t) - log_q)
+        # 0 log 0 = 0: a zero probability adds nothing, whatever log q is
+        terms[t == 0] = 0.0
+    return terms, -scale * t if scale is not None else None
+
+
+def _kl_div_scale(args: Inputs, reduction: str) -> float:
+    if reduction == "batchmean":
+        return 1.0 / (args.shape[0] if args.shape else 1)
+    return mean_scale(reduction, math.prod(args.shape))
 
 
 def kl_div(
@@ -125,28 +159,14 @@ def kl_div(
     Reference: Cover and Thomas (2006), section 2.3.
     """
     args = _kl_div_inputs(input, target, reduction, log_target)
-
-    def per_element(
-        log_q: Float64Array, target: Float64Array
-    ) -> Float64Array:
-        t = np.exp(target) if log_target else target
-        terms = t * (np.log(t) - log_q)
-        # 0 log 0 = 0: a zero probability adds nothing, whatever log q is
-        terms[t == 0] = 0.0
-        return terms
-
+    terms = partial(_kl_div_terms, log_target=log_target)
     if reduction == "batchmean":
-        total = fold(
-            per_element,
-            args.operands,
-            within=args.within,
-            check=args.check,
-        )
+        total, _ = evaluate(terms, args, loss="sum", scale=None)
         batch = args.shape[0] if args.shape else 1
         return args.out_dtype.type(  # type: ignore[no-any-return]
             np.float64(total) / batch
         )
-    return reduced(per_element, args, reduction)
+    return value(terms, args, reduction)
 
 
 def kl_div_grad(
@@ -159,17 +179,26 @@ def kl_div_grad(
     """Gradient of :func:`kl_div` with respect to ``input`` (log q): -p,
     scaled by the reduction."""
     args = _kl_div_inputs(input, target, reduction, log_target)
-    if reduction == "batchmean":
-        scale = 1.0 / (args.shape[0] if args.shape else 1)
-    else:
-        scale = mean_scale(reduction, math.prod(args.shape))
+    terms = partial(_kl_div_terms, log_target=log_target)
+    return grad(terms, args, _kl_div_scale(args, reduction))
 
-    def per_element(
-        log_q: Float64Array, target: Float64Array
-    ) -> Float64Array:
-        return -scale * (np.exp(target) if log_target else target)
 
-    return elementwise(per_element, args)
+def _kl_div_value_and_grad(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> tuple[LossValue, FloatArray]:
+    args = _kl_div_inputs(input, target, reduction, log_target)
+    terms = partial(_kl_div_terms, log_target=log_target)
+    scale = _kl_div_scale(args, reduction)
+    if reduction != "batchmean":
+        return value_and_grad(terms, args, reduction, scale)
+    total, slopes = evaluate(terms, args, loss="sum", scale=scale)
+    assert slopes is not None
+    batch = args.shape[0] if args.shape else 1
+    return args.out_dtype.type(np.float64(total) / batch), slopes
 
 
 def _kl_divergence_args(
@@ -240,3 +269,20 @@ def kl_divergence_grad(
         )
     count = p_values.size // p_values.shape[-1]
     return (mean_scale(reduction, count) * grad).astype(out_dtype)
+
+
+def _kl_divergence_value_and_grad(
+    p: ArrayLike, q: ArrayLike, *, reduction: str = "mean"
+) -> tuple[LossValue, FloatArray]:
+    """:func:`kl_divergence` and :func:`kl_divergence_grad`, bit for bit,
+    from one check of the arguments and one log(p / q)."""
+    p_values, q_values, out_dtype = _kl_divergence_args(p, q, reduction)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(p_values / q_values)
+        terms = np.where(p_values == 0, 0.0, p_values * log_ratio)
+        grad = np.where(q_values == 0, np.inf, log_ratio + 1.0)
+    count = p_values.size // p_values.shape[-1]
+    scale = mean_scale(reduction, count)
+    return reduce(terms.sum(axis=-1), reduction, out_dtype), (
+        scale * grad
+    ).astype(out_dtype)

@@ -10,18 +10,22 @@ instead.
 A gradient function ``<name>_grad`` takes the same arguments and returns
 d(reduced loss)/d(pred) with the shape of ``pred``; for
 ``reduction="none"`` it is the gradient of the sum.
+
+Each loss states its formula once, as a function of the residuals
+r = pred - target, ``_<name>_terms(r, ...)``, which returns the loss of
+every element and its slope dl/dr; lossmod._kernels runs it for the value,
+the gradient, or both from one pass (``LOSSES[name].value_and_grad``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import (
-    Float64Array,
     FloatArray,
     LossValue,
     as_float,
@@ -29,7 +33,15 @@ from lossmod._checks import (
     check_same_shape,
     mean_scale,
 )
-from lossmod._kernels import Inputs, elementwise, inputs, reduced
+from lossmod._kernels import (
+    Formula,
+    Inputs,
+    Terms,
+    grad,
+    inputs,
+    value,
+    value_and_grad,
+)
 
 __all__ = [
     "huber",
@@ -46,8 +58,7 @@ __all__ = [
     "smooth_l1_grad",
 ]
 
-Residual = Callable[[Float64Array], Float64Array]
-ResidualGrad = Callable[[Float64Array, float], Float64Array]
+Array = NDArray[Any]
 
 
 def _check(pred: ArrayLike, target: ArrayLike) -> None:
@@ -58,53 +69,48 @@ def _check(pred: ArrayLike, target: ArrayLike) -> None:
     check_same_shape("pred", p, "target", t)
 
 
-def _loss(
-    kernel: Residual, pred: ArrayLike, target: ArrayLike, reduction: str
-) -> LossValue:
-    """Reduce ``kernel(pred - target)``, evaluated in float64 block by
-    block (lossmod._kernels).
+def _residual(terms: Formula, *options: float) -> Formula:
+    """The formula of ``terms(r, *options)`` as a function of pred and
+    target, with r = pred - target (lossmod._kernels runs it)."""
 
-    A NaN or an infinity in either input makes the sum non-finite: only
-    then do the full checks run, to raise the error that names it.
-    """
+    def of_pred_and_target(
+        p: Array, t: Array, *, loss: bool, scale: float | None
+    ) -> Terms:
+        return terms(p - t, *options, loss=loss, scale=scale)
+
+    return of_pred_and_target
+
+
+def _inputs(pred: ArrayLike, target: ArrayLike, reduction: str) -> Inputs:
+    """The arguments for the kernels; a NaN or an infinity in either
+    input makes the losses, or the sums of the inputs, non-finite: only
+    then do the full checks run, to raise the error that names it."""
     check_reduction(reduction)
-    args = inputs(lambda: _check(pred, target), pred, target)
-    if reduction == "none":
-        return _map(kernel, args)
-    return reduced(lambda p, t: kernel(p - t), args, reduction)
+    return inputs(lambda: _check(pred, target), pred, target)
+
+
+def _loss(
+    terms: Formula, pred: ArrayLike, target: ArrayLike, reduction: str
+) -> LossValue:
+    """Reduce ``terms(pred - target)``, one pass (lossmod._kernels)."""
+    return value(terms, _inputs(pred, target, reduction), reduction)
 
 
 def _grad(
-    kernel: ResidualGrad,
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str,
+    terms: Formula, pred: ArrayLike, target: ArrayLike, reduction: str
 ) -> FloatArray:
-    """``kernel(pred - target, scale)``, scale = d(reduced loss)/d(sum),
-    block by block."""
-    check_reduction(reduction)
-    args = inputs(lambda: _check(pred, target), pred, target)
+    """The slopes of ``terms`` times d(reduced loss)/d(sum)."""
+    args = _inputs(pred, target, reduction)
+    return grad(terms, args, mean_scale(reduction, math.prod(args.shape)))
+
+
+def _both(
+    terms: Formula, pred: ArrayLike, target: ArrayLike, reduction: str
+) -> tuple[LossValue, FloatArray]:
+    """:func:`_loss` and :func:`_grad` from one pass, bit for bit."""
+    args = _inputs(pred, target, reduction)
     scale = mean_scale(reduction, math.prod(args.shape))
-    return _map(lambda r: kernel(r, scale), args)
-
-
-def _map(kernel: Residual, args: Inputs) -> FloatArray:
-    """``kernel(pred - target)`` per element, into a new array of the
-    caller's dtype."""
-    finite = True
-
-    def per_element(p: Float64Array, t: Float64Array) -> Float64Array:
-        nonlocal finite
-        r = p - t
-        finite = finite and math.isfinite(
-            np.sum(r)
-        )  # a NaN or an infinity in p or t shows here
-        return kernel(r)
-
-    out = elementwise(per_element, args)
-    if not finite:
-        args.check()
-    return out
+    return value_and_grad(terms, args, reduction, scale)
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -114,6 +120,18 @@ def _check_positive(name: str, value: float) -> None:
 
 def _check_delta(delta: float) -> None:
     _check_positive("delta", delta)
+
+
+def _mse_terms(
+    r: Array, *, loss: bool = True, scale: float | None = 1.0
+) -> Terms:
+    """The squared error of the residuals r = pred - target, and its slope
+    dl/dr = 2 r times ``scale`` (lossmod._kernels says when each is
+    skipped)."""
+    return (
+        r * r if loss else None,
+        2.0 * scale * r if scale is not None else None,
+    )
 
 
 def mse(
@@ -143,7 +161,7 @@ def mse(
     See the chapter "Mean squared error". Reference: Bishop (2006), section
     3.1.1.
     """
-    return _loss(lambda r: r * r, pred, target, reduction)
+    return _loss(_residual(_mse_terms), pred, target, reduction)
 
 
 def mse_grad(
@@ -151,7 +169,24 @@ def mse_grad(
 ) -> FloatArray:
     """Gradient of :func:`mse` with respect to ``pred``:
     2 (pred - target), / n for "mean"."""
-    return _grad(lambda r, scale: 2.0 * scale * r, pred, target, reduction)
+    return _grad(_residual(_mse_terms), pred, target, reduction)
+
+
+def _mse_value_and_grad(
+    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+) -> tuple[LossValue, FloatArray]:
+    return _both(_residual(_mse_terms), pred, target, reduction)
+
+
+def _mae_terms(
+    r: Array, *, loss: bool = True, scale: float | None = 1.0
+) -> Terms:
+    """The absolute error of the residuals r, and its slope sign(r) times
+    ``scale`` (0 at r = 0, as PyTorch's)."""
+    return (
+        np.abs(r) if loss else None,
+        scale * np.sign(r) if scale is not None else None,
+    )
 
 
 def mae(
@@ -181,7 +216,7 @@ def mae(
     See the chapter "Mean absolute error". Reference: Hastie, Tibshirani
     and Friedman (2009), section 10.6.
     """
-    return _loss(lambda r: np.abs(r), pred, target, reduction)
+    return _loss(_residual(_mae_terms), pred, target, reduction)
 
 
 def mae_grad(
@@ -189,8 +224,25 @@ def mae_grad(
 ) -> FloatArray:
     """Gradient of :func:`mae` with respect to ``pred``:
     sign(pred - target), / n for "mean"."""
-    return _grad(
-        lambda r, scale: scale * np.sign(r), pred, target, reduction
+    return _grad(_residual(_mae_terms), pred, target, reduction)
+
+
+def _mae_value_and_grad(
+    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+) -> tuple[LossValue, FloatArray]:
+    return _both(_residual(_mae_terms), pred, target, reduction)
+
+
+def _huber_terms(
+    r: Array, delta: float, *, loss: bool = True, scale: float | None = 1.0
+) -> Terms:
+    """Huber's loss of the residuals r, and its slope times ``scale``."""
+    c = np.clip(r, -delta, delta)  # the slope dl/dr
+    # c (r - c/2) is r^2 / 2 where |r| <= delta (c = r), delta
+    # (|r| - delta / 2) beyond.
+    return (
+        c * (r - 0.5 * c) if loss else None,
+        scale * c if scale is not None else None,
     )
 
 
@@ -228,14 +280,7 @@ def huber(
     (1964), "Robust estimation of a location parameter".
     """
     _check_delta(delta)
-
-    def per_element(r: Float64Array) -> Float64Array:
-        c = np.clip(r, -delta, delta)  # the slope dl/dr
-        # c (r - c/2) is r^2 / 2 where |r| <= delta (c = r), delta
-        # (|r| - delta / 2) beyond.
-        return c * (r - 0.5 * c)
-
-    return _loss(per_element, pred, target, reduction)
+    return _loss(_residual(_huber_terms, delta), pred, target, reduction)
 
 
 def huber_grad(
@@ -248,11 +293,33 @@ def huber_grad(
     """Gradient of :func:`huber` with respect to ``pred``: clip(r, -delta,
     delta), / n if "mean"."""
     _check_delta(delta)
-    return _grad(
-        lambda r, scale: scale * np.clip(r, -delta, delta),
-        pred,
-        target,
-        reduction,
+    return _grad(_residual(_huber_terms, delta), pred, target, reduction)
+
+
+def _huber_value_and_grad(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    delta: float = 1.0,
+    reduction: str = "mean",
+) -> tuple[LossValue, FloatArray]:
+    _check_delta(delta)
+    return _both(_residual(_huber_terms, delta), pred, target, reduction)
+
+
+def _smooth_l1_terms(
+    r: Array, beta: float, *, loss: bool = True, scale: float | None = 1.0
+) -> Terms:
+    """The smooth L1 loss of the residuals r, and its slope times
+    ``scale``."""
+    a = np.abs(r)
+    return (
+        np.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
+        if loss
+        else None,
+        scale * np.clip(r / beta, -1.0, 1.0)
+        if scale is not None
+        else None,
     )
 
 
@@ -292,12 +359,8 @@ def smooth_l1(
     Girshick (2015), "Fast R-CNN".
     """
     _check_positive("beta", beta)
-
-    def per_element(r: Float64Array) -> Float64Array:
-        a = np.abs(r)
-        return np.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
-
-    return _loss(per_element, pred, target, reduction)
+    terms = _residual(_smooth_l1_terms, beta)
+    return _loss(terms, pred, target, reduction)
 
 
 def smooth_l1_grad(
@@ -310,11 +373,32 @@ def smooth_l1_grad(
     """Gradient of :func:`smooth_l1` w.r.t. ``pred``:
     clip(r / beta, -1, 1), / n if "mean"."""
     _check_positive("beta", beta)
-    return _grad(
-        lambda r, scale: scale * np.clip(r / beta, -1.0, 1.0),
-        pred,
-        target,
-        reduction,
+    terms = _residual(_smooth_l1_terms, beta)
+    return _grad(terms, pred, target, reduction)
+
+
+def _smooth_l1_value_and_grad(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    beta: float = 1.0,
+    reduction: str = "mean",
+) -> tuple[LossValue, FloatArray]:
+    _check_positive("beta", beta)
+    terms = _residual(_smooth_l1_terms, beta)
+    return _both(terms, pred, target, reduction)
+
+
+def _pseudo_huber_terms(
+    r: Array, delta: float, *, loss: bool = True, scale: float | None = 1.0
+) -> Terms:
+    """The pseudo-Huber loss of the residuals r, and its slope times
+    ``scale``."""
+    t = r / delta
+    root = np.hypot(1.0, t)  # sqrt(1 + t^2) without overflow of t^2
+    return (
+        delta * delta * (t / (root + 1.0)) * t if loss else None,
+        scale * r / root if scale is not None else None,
     )
 
 
@@ -356,13 +440,8 @@ def pseudo_huber(
     Hartley and Zisserman (2004), appendix A6.8.
     """
     _check_delta(delta)
-
-    def per_element(r: Float64Array) -> Float64Array:
-        t = r / delta
-        root = np.hypot(1.0, t)  # sqrt(1 + t^2) without overflow of t^2
-        return delta * delta * (t / (root + 1.0)) * t
-
-    return _loss(per_element, pred, target, reduction)
+    terms = _residual(_pseudo_huber_terms, delta)
+    return _loss(terms, pred, target, reduction)
 
 
 def pseudo_huber_grad(
@@ -375,11 +454,39 @@ def pseudo_huber_grad(
     """Gradient of :func:`pseudo_huber` w.r.t. ``pred``:
     r / sqrt(1 + (r / delta)^2) (/ n)."""
     _check_delta(delta)
-    return _grad(
-        lambda r, scale: scale * r / np.hypot(1.0, r / delta),
-        pred,
-        target,
-        reduction,
+    terms = _residual(_pseudo_huber_terms, delta)
+    return _grad(terms, pred, target, reduction)
+
+
+def _pseudo_huber_value_and_grad(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    delta: float = 1.0,
+    reduction: str = "mean",
+) -> tuple[LossValue, FloatArray]:
+    _check_delta(delta)
+    terms = _residual(_pseudo_huber_terms, delta)
+    return _both(terms, pred, target, reduction)
+
+
+def _log_cosh_terms(
+    r: Array, *, loss: bool = True, scale: float | None = 1.0
+) -> Terms:
+    """log(cosh(r)) of the residuals r, and its slope tanh(r) times
+    ``scale``."""
+    if not loss:
+        return None, scale * np.tanh(r) if scale is not None else None
+    a = np.abs(r)
+    # cosh r = 1 + 2 sinh(r/2)^2: log1p of it keeps full accuracy for
+    # tiny r, where |r| + log1p(exp(-2|r|)) - log 2 cancels; that one
+    # is used for large |r| instead (sinh overflows there; the kernels
+    # run with NumPy's overflow warning silenced).
+    near = np.log1p(2.0 * np.sinh(0.5 * a) ** 2)
+    far = a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
+    return (
+        np.where(a < 20.0, near, far),
+        scale * np.tanh(r) if scale is not None else None,
     )
 
 
@@ -410,19 +517,7 @@ def log_cosh(
 
     See the chapter "Huber loss and its smooth relatives".
     """
-
-    def per_element(r: Float64Array) -> Float64Array:
-        a = np.abs(r)
-        # cosh r = 1 + 2 sinh(r/2)^2: log1p of it keeps full accuracy for
-        # tiny r, where |r| + log1p(exp(-2|r|)) - log 2 cancels; that one
-        # is used for large |r| instead (sinh overflows there; the kernels
-        # run with NumPy's overflow warning silenced).
-        near = np.log1p(2.0 * np.sinh(0.5 * a) ** 2)
-        return np.where(
-            a < 20.0, near, a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
-        )
-
-    return _loss(per_element, pred, target, reduction)
+    return _loss(_residual(_log_cosh_terms), pred, target, reduction)
 
 
 def log_cosh_grad(
@@ -430,6 +525,10 @@ def log_cosh_grad(
 ) -> FloatArray:
     """Gradient of :func:`log_cosh` with respect to ``pred``:
     tanh(pred - target), / n if mean."""
-    return _grad(
-        lambda r, scale: scale * np.tanh(r), pred, target, reduction
-    )
+    return _grad(_residual(_log_cosh_terms), pred, target, reduction)
+
+
+def _log_cosh_value_and_grad(
+    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+) -> tuple[LossValue, FloatArray]:
+    return _both(_residual(_log_cosh_terms), pred, target, reduction)

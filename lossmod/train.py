@@ -4,7 +4,8 @@
 A loss is given by its name in ``lossmod.LOSSES``. Its gradient with
 respect to the model's output, ``lossmod.<name>_grad(output, target)``, is
 where backpropagation starts: :func:`loss_and_gradients` runs
-``model.forward``, the loss, then ``model.backward`` of that gradient, and
+``model.forward``, the loss and its gradient (in one pass), then
+``model.backward`` of that gradient, and
 returns the loss and the gradients of every parameter. :func:`fit` repeats
 that on mini-batches drawn by :func:`batches` and lets an optimiser of
 ``lossmod.optim`` take the steps.
@@ -133,9 +134,12 @@ def loss_and_gradients(
     """The loss of ``model`` on (X, y) and its gradient for every
     parameter.
 
-    Forward pass: output = model(X), value = loss(output, y). Backward
-    pass: model.backward(loss_grad(output, y)), which leaves
-    dL/d(parameter) in ``model.gradients()``.
+    Forward pass: output = model(X), then the loss and its gradient with
+    respect to the output, ``loss(output, y)`` and
+    ``lossmod.<loss>_grad(output, y)``, both from one pass over the
+    output (``LOSSES[loss].value_and_grad``). Backward pass:
+    model.backward(that gradient), which leaves dL/d(parameter) in
+    ``model.gradients()``.
 
     Parameters
     ----------
@@ -160,9 +164,9 @@ def loss_and_gradients(
     options = dict(loss_options or {})
     output = model.forward(X)
     target = _target(entry, output, y)
-    value = float(entry.value(output, target, **options))
-    model.backward(entry.grad(output, target, **options))
-    return value, model.gradients()
+    value, grad = entry.value_and_grad(output, target, **options)
+    model.backward(grad)
+    return float(value), model.gradients()
 
 
 def evaluate(

@@ -39,13 +39,15 @@ CASES = [
 
 
 def test_registry_lists_the_course_losses() -> None:
-    """The registry holds the foundation's losses, each with a `<name>_grad` beside it."""
+    """The registry holds the foundation's losses, each with a `<name>_grad` beside it and a
+    value_and_grad."""
     expected = {"mse", "mae", "huber", "smooth_l1", "pseudo_huber", "log_cosh", "bce",
                 "bce_with_logits", "cross_entropy", "kl_div", "kl_divergence"}  # fmt: skip
     assert expected <= set(LOSSES)
     for name, loss in LOSSES.items():
         assert loss.value is getattr(lossmod, name)
         assert loss.grad is getattr(lossmod, f"{name}_grad")
+        assert callable(loss.value_and_grad)
         assert loss.input_space in {"values", "probabilities", "logits", "log-probabilities"}
         assert loss.likelihood
 
@@ -69,6 +71,26 @@ def test_gradient_matches_central_differences(
 
     check = lossmod.gradcheck(value, grad, x, rtol=1e-6)
     assert check.passed, f"relative error {check.relative_error:.2e}"
+
+
+@pytest.mark.parametrize(("name", "case", "reduction"), CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_value_and_grad_is_value_and_grad_bit_for_bit(
+    name: str, case: int, reduction: str, dtype: type, rng: np.random.Generator
+) -> None:
+    """LOSSES[name].value_and_grad returns (value(...), grad(...)) from one pass, equal to the
+    two calls to the last bit, in the first argument's dtype."""
+    loss = LOSSES[name]
+    options = option_sets(loss)[case]
+    target = target_for(options, sample_target(loss, rng))
+    x = sample_input(loss, rng, sample_target(loss, rng)).astype(dtype)
+    value, grad = loss.value_and_grad(x, target, reduction=reduction, **options)
+    expected_value = loss.value(x, target, reduction=reduction, **options)
+    expected_grad = loss.grad(x, target, reduction=reduction, **options)
+    assert np.asarray(value).dtype == np.asarray(expected_value).dtype == dtype
+    assert np.asarray(value).tobytes() == np.asarray(expected_value).tobytes()
+    assert grad.dtype == expected_grad.dtype and grad.shape == expected_grad.shape
+    assert grad.tobytes() == expected_grad.tobytes()
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -167,24 +189,26 @@ def test_float32_in_float32_out(name: str, rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize("name", ALL)
 def test_unknown_reduction_is_named(name: str, rng: np.random.Generator) -> None:
-    """An unknown reduction raises a ValueError that lists the accepted ones."""
+    """An unknown reduction raises a ValueError that lists the accepted ones (value, gradient and
+    both)."""
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     x = sample_input(loss, rng, target)
-    for function in (loss.value, loss.grad):
+    for function in (loss.value, loss.grad, loss.value_and_grad):
         with pytest.raises(ValueError, match=r"reduction must be one of 'mean', .*; got 'avg'"):
             function(x, target, reduction="avg")
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_nan_is_named(name: str, rng: np.random.Generator) -> None:
-    """A NaN in either argument raises a ValueError naming the argument and the NaN's index."""
+    """A NaN in either argument raises a ValueError naming the argument and the NaN's index (value,
+    gradient and both)."""
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     x = sample_input(loss, rng, target)
     x[(1,) * x.ndim] = np.nan
     first = loss.value.__code__.co_varnames[0]
-    for function in (loss.value, loss.grad):
+    for function in (loss.value, loss.grad, loss.value_and_grad):
         with pytest.raises(ValueError, match=rf"^{first} contains NaN at index \(1(, 1)?,?\)"):
             function(x, target)
     if loss.target_space != "class indices":

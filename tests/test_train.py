@@ -61,6 +61,27 @@ def test_loss_and_gradients_of_logistic_regression_by_hand() -> None:
     np.testing.assert_allclose(grad_b, [np.mean(p - y)], rtol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["mse", "huber", "cross_entropy", "bce_with_logits"])
+def test_loss_and_gradients_takes_both_from_one_pass(loss: str) -> None:
+    """loss_and_gradients (which calls the loss's value_and_grad) returns what the two separate
+    calls, value and grad, and the backward pass give, bit for bit."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    width = 4 if loss == "cross_entropy" else 1
+    y = rng.integers(0, width, size=40) if loss == "cross_entropy" else (X[:, 0] > 0) * 1.0
+    model = nn.mlp([3, 5, width], rng=rng)
+    entry = lossmod.LOSSES[loss]
+    output = model(X)
+    target = y if loss == "cross_entropy" else y[:, None]
+    expected_value = float(entry.value(output, target))
+    model.backward(entry.grad(output, target))
+    expected = [g.copy() for g in model.gradients()]
+    value, grads = train.loss_and_gradients(model, loss, X, y)
+    assert value == expected_value
+    for got, want in zip(grads, expected, strict=True):
+        assert got.tobytes() == want.tobytes()
+
+
 def test_loss_options_reach_the_loss() -> None:
     """loss_options are passed to the loss: huber with a large delta is half the MSE."""
     X, y = rng(9).normal(size=(5, 2)), rng(10).normal(size=5)
