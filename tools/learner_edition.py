@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from lossmod_instructor.grading.gradescope import build_wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTOR_TAG = "instructor-only"
@@ -142,22 +143,11 @@ def build_html(stage: Path, out: Path) -> Path:
 
 
 def build_wheel(out: Path) -> Path:
-    """The ``lossmod`` wheel, built from a copy of the package alone (the course platform is not
-    in the copy, and the repository gets no ``build/`` folder)."""
+    """The ``lossmod`` wheel, built as the Gradescope autograder builds it: from a copy of the
+    project files and the package alone (the course platform is not in the copy, and the
+    repository gets no ``build/`` folder)."""
     with tempfile.TemporaryDirectory(prefix="lossmod-wheel-") as temporary:
-        source = Path(temporary) / "src"
-        source.mkdir()
-        for name in ("pyproject.toml", "README.md", "LICENSE", "LICENSE-CONTENT"):
-            shutil.copy2(ROOT / name, source / name)
-        shutil.copytree(
-            ROOT / "lossmod", source / "lossmod", ignore=shutil.ignore_patterns("__pycache__")
-        )
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-             "--disable-pip-version-check", "--wheel-dir", str(source / "dist"), str(source)],
-            check=True,
-        )  # fmt: skip
-        (wheel,) = (source / "dist").glob("lossmod-*.whl")
+        (wheel,) = build_wheels([(ROOT, ["lossmod"])], Path(temporary))
         for old in out.glob("lossmod-*.whl"):
             old.unlink()
         return Path(shutil.copy2(wheel, out / wheel.name))

@@ -89,15 +89,19 @@ def toc_pages(toc: Path) -> list[str]:
     return order
 
 
+def zip_folder(folder: Path, target: Path, top: str) -> Path:
+    """Zip every file of ``folder`` (Sphinx's ``.buildinfo`` aside) under the folder ``top``."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and ".buildinfo" not in path.name:
+                zipped.write(path, Path(top) / path.relative_to(folder))
+    return target
+
+
 def archive(html_dir: Path, out: Path, name: str = f"{NAME}-html") -> Path:
     """Zip the built HTML book as ``<out>/<name>.zip``; open index.html from the unpacked folder
     to read it."""
-    target = out / f"{name}.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for path in sorted(html_dir.rglob("*")):
-            if path.is_file() and ".buildinfo" not in path.name:
-                zipped.write(path, Path(NAME) / path.relative_to(html_dir))
-    return target
+    return zip_folder(html_dir, out / f"{name}.zip", NAME)
 
 
 def anchor(docname: str, fragment: str = "") -> str:

@@ -21,13 +21,12 @@ import argparse
 import hashlib
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from offline_copy import NAME, PAPERS, archive, pdf  # noqa: E402
+from offline_copy import NAME, PAPERS, archive, pdf, zip_folder  # noqa: E402
 
 import lossmod  # noqa: E402
 
@@ -51,14 +50,6 @@ def check_built(html: Path, version: str, what: str) -> None:
     front = html / "chapters" / "intro.html"
     if not front.is_file() or f"Version {version}." not in front.read_text():
         raise SystemExit(f"{what} {html} is not built for version {version}: rebuild it")
-
-
-def zip_folder(folder: Path, target: Path, top: str) -> Path:
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and ".buildinfo" not in path.name:
-                zipped.write(path, Path(top) / path.relative_to(folder))
-    return target
 
 
 def sha256(path: Path) -> str:
