@@ -481,9 +481,10 @@ def _log_cosh_terms(
     # cosh r = 1 + 2 sinh(r/2)^2: log1p of it keeps full accuracy for
     # tiny r, where |r| + log1p(exp(-2|r|)) - log 2 cancels; that one
     # is used for large |r| instead (sinh overflows there; the kernels
-    # run with NumPy's overflow warning silenced).
+    # run with NumPy's overflow warning silenced). log 2 as a Python float
+    # keeps float32 inputs in float32.
     near = np.log1p(2.0 * np.sinh(0.5 * a) ** 2)
-    far = a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
+    far = a + np.log1p(np.exp(-2.0 * a)) - math.log(2.0)
     return (
         np.where(a < 20.0, near, far),
         scale * np.tanh(r) if scale is not None else None,

@@ -172,6 +172,18 @@ def test_float32_is_computed_in_float32_and_summed_in_float64(name: str) -> None
     assert bits(mixed) == bits(rounded.astype(np.float32))
 
 
+def test_float32_log_cosh_stays_float32_on_both_branches() -> None:
+    """log-cosh has a branch for |r| >= 20: a float32 residual there gives a float32 loss, and
+    the sum is the float64 sum of the float32 losses."""
+    r = np.array([25.0, -30.0, 0.5, 1e3], dtype=np.float32)
+    each = LOSSES["log_cosh"].value(r, np.zeros(4, np.float32), reduction="none")
+    assert each.dtype == np.float32
+    r64 = r.astype(np.float64)
+    np.testing.assert_allclose(each, np.logaddexp(r64, -r64) - np.log(2.0), rtol=1e-6)
+    total = LOSSES["log_cosh"].value(r, np.zeros(4, np.float32), reduction="sum")
+    assert bits(total) == bits(np.float32(np.sum(each.astype(np.float64))))
+
+
 @pytest.mark.parametrize("classes", [1, 2, 7, 8, 10, 17, 32])
 def test_narrow_rows_give_the_same_bits(classes: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Few classes and many rows take the transposed path (lossmod._kernels.narrow): logsumexp,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lossmod.exercises import (
-    NOT_ATTEMPTED,
     CheckReport,
     catalogue,
     check,
@@ -222,7 +221,6 @@ def main(
 
 
 __all__ = [
-    "NOT_ATTEMPTED",
     "NotebookReport",
     "check_notebook",
     "main",
