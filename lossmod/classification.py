@@ -25,6 +25,7 @@ from lossmod._checks import (
     Float64Array,
     FloatArray,
     LossValue,
+    Reduction,
     as_float,
     check_distributions,
     check_interval,
@@ -196,7 +197,7 @@ def bce(
     target: ArrayLike,
     *,
     weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> LossValue:
     """Binary cross-entropy on probabilities: the textbook formula.
 
@@ -240,7 +241,7 @@ def bce_grad(
     target: ArrayLike,
     *,
     weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`bce` with respect to ``probs``:
     w [(1-y)/(1-p) - y/p], / n for "mean"."""
@@ -254,7 +255,7 @@ def _bce_value_and_grad(
     target: ArrayLike,
     *,
     weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     args = _bce_inputs(probs, target, weight, reduction)
     scale = mean_scale(reduction, math.prod(args.shape))
@@ -300,7 +301,7 @@ def bce_with_logits(
     *,
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> LossValue:
     """Binary cross-entropy on logits, finite for every finite logit.
 
@@ -351,7 +352,7 @@ def bce_with_logits_grad(
     *,
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`bce_with_logits` with respect to ``logits``.
 
@@ -372,7 +373,7 @@ def _bce_with_logits_value_and_grad(
     *,
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     args = _bce_logits_inputs(
         logits, target, weight, pos_weight, reduction
@@ -621,7 +622,7 @@ def cross_entropy(
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> LossValue:
     """Categorical cross-entropy of softmax(logits) against class indices
     or probabilities.
@@ -689,7 +690,7 @@ def cross_entropy_grad(
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`cross_entropy` with respect to ``logits``, shape
     (N, C).
@@ -723,7 +724,7 @@ def _cross_entropy_value_and_grad(
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     args, denominator = _ce_inputs(
         logits, target, weight, ignore_index, label_smoothing, reduction

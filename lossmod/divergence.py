@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod._checks import (
     FloatArray,
     LossValue,
+    Reduction,
     as_float,
     check_distributions,
     check_interval,
@@ -40,7 +41,8 @@ from lossmod._kernels import (
 
 __all__ = ["kl_div", "kl_div_grad", "kl_divergence", "kl_divergence_grad"]
 
-KL_DIV_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+KLDivReduction = Literal["mean", "batchmean", "sum", "none"]
+KL_DIV_REDUCTIONS: tuple[str, ...] = ("mean", "batchmean", "sum", "none")
 
 
 def _kl_div_args(
@@ -121,7 +123,7 @@ def kl_div(
     input: ArrayLike,
     target: ArrayLike,
     *,
-    reduction: str = "mean",
+    reduction: KLDivReduction = "mean",
     log_target: bool = False,
 ) -> LossValue:
     """Kullback-Leibler divergence in PyTorch's convention: ``input`` is
@@ -173,7 +175,7 @@ def kl_div_grad(
     input: ArrayLike,
     target: ArrayLike,
     *,
-    reduction: str = "mean",
+    reduction: KLDivReduction = "mean",
     log_target: bool = False,
 ) -> FloatArray:
     """Gradient of :func:`kl_div` with respect to ``input`` (log q): -p,
@@ -187,7 +189,7 @@ def _kl_div_value_and_grad(
     input: ArrayLike,
     target: ArrayLike,
     *,
-    reduction: str = "mean",
+    reduction: KLDivReduction = "mean",
     log_target: bool = False,
 ) -> tuple[LossValue, FloatArray]:
     args = _kl_div_inputs(input, target, reduction, log_target)
@@ -219,7 +221,7 @@ def _kl_divergence_args(
 
 
 def kl_divergence(
-    p: ArrayLike, q: ArrayLike, *, reduction: str = "mean"
+    p: ArrayLike, q: ArrayLike, *, reduction: Reduction = "mean"
 ) -> LossValue:
     """The textbook Kullback-Leibler divergence D_KL(p || q) between
     distributions on the last axis.
@@ -256,7 +258,7 @@ def kl_divergence(
 
 
 def kl_divergence_grad(
-    p: ArrayLike, q: ArrayLike, *, reduction: str = "mean"
+    p: ArrayLike, q: ArrayLike, *, reduction: Reduction = "mean"
 ) -> FloatArray:
     """Gradient of :func:`kl_divergence` with respect to ``p``:
     log(p / q) + 1, per reduction."""
@@ -272,7 +274,7 @@ def kl_divergence_grad(
 
 
 def _kl_divergence_value_and_grad(
-    p: ArrayLike, q: ArrayLike, *, reduction: str = "mean"
+    p: ArrayLike, q: ArrayLike, *, reduction: Reduction = "mean"
 ) -> tuple[LossValue, FloatArray]:
     """:func:`kl_divergence` and :func:`kl_divergence_grad`, bit for bit,
     from one check of the arguments and one log(p / q)."""

@@ -8,23 +8,29 @@ registered here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
 from lossmod import classification, divergence, regression
+from lossmod._checks import FloatArray, LossValue
 
 __all__ = ["LOSSES", "Loss"]
 
 InputSpace = Literal[
     "values", "probabilities", "logits", "log-probabilities"
 ]
+# ``value(first, target, **options)``, its gradient in ``first``, and both
+# from one pass; the options differ by loss, hence the ``...``.
+ValueFunction = Callable[..., LossValue]
+GradFunction = Callable[..., FloatArray]
+ValueAndGradFunction = Callable[..., tuple[LossValue, FloatArray]]
 TargetSpace = Literal[
     "values", "probabilities", "class indices", "distributions"
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loss:
     """A registered loss: value and gradient functions and the facts a
     reader checks them by.
@@ -63,8 +69,8 @@ class Loss:
     """
 
     name: str
-    value: Callable[..., Any]
-    grad: Callable[..., Any]
+    value: ValueFunction
+    grad: GradFunction
     input_space: InputSpace
     target_space: TargetSpace
     convex: bool
@@ -72,60 +78,149 @@ class Loss:
     likelihood: str
     sums_last_axis: bool = False
     reductions: tuple[str, ...] = ("mean", "sum", "none")
-    value_and_grad: Callable[..., Any] = field(kw_only=True)
+    value_and_grad: ValueAndGradFunction
 
 
 _ENTRIES = (
-    Loss("mse", regression.mse, regression.mse_grad, "values", "values",
-         True, True, "Gaussian noise with fixed variance",
-         value_and_grad=regression._mse_value_and_grad),
-    Loss("mae", regression.mae, regression.mae_grad, "values", "values",
-         True, True, "Laplace noise with fixed scale",
-         value_and_grad=regression._mae_value_and_grad),
-    Loss("huber", regression.huber, regression.huber_grad, "values",
-         "values", True, True,
-         "Gaussian centre with Laplace tails "
-         "(Huber's least favourable distribution)",
-         value_and_grad=regression._huber_value_and_grad),
-    Loss("smooth_l1", regression.smooth_l1, regression.smooth_l1_grad,
-         "values", "values", True, True,
-         "Huber's, rescaled by 1 / delta (slope 1 in the tails)",
-         value_and_grad=regression._smooth_l1_value_and_grad),
-    Loss("pseudo_huber", regression.pseudo_huber,
-         regression.pseudo_huber_grad, "values", "values", True, True,
-         "the symmetric hyperbolic distribution, "
-         "density ~ exp(-delta sqrt(delta^2 + r^2))",
-         value_and_grad=regression._pseudo_huber_value_and_grad),
-    Loss("log_cosh", regression.log_cosh, regression.log_cosh_grad,
-         "values", "values", True, True,
-         "the hyperbolic secant distribution, "
-         "density proportional to 1 / cosh(r)",
-         value_and_grad=regression._log_cosh_value_and_grad),
-    Loss("bce", classification.bce, classification.bce_grad,
-         "probabilities", "probabilities", True, True, "Bernoulli",
-         value_and_grad=classification._bce_value_and_grad),
-    Loss("bce_with_logits", classification.bce_with_logits,
-         classification.bce_with_logits_grad, "logits", "probabilities",
-         True, True, "Bernoulli with a logistic link",
-         value_and_grad=classification._bce_with_logits_value_and_grad),
-    Loss("cross_entropy", classification.cross_entropy,
-         classification.cross_entropy_grad, "logits", "class indices",
-         True, True, "Categorical with a softmax link",
-         sums_last_axis=True,
-         value_and_grad=classification._cross_entropy_value_and_grad),
-    Loss("kl_div", divergence.kl_div, divergence.kl_div_grad,
-         "log-probabilities", "distributions", True, False,
-         "Categorical: expected log-likelihood ratio of the target "
-         "against the model",
-         reductions=divergence.KL_DIV_REDUCTIONS,
-         value_and_grad=divergence._kl_div_value_and_grad),
-    Loss("kl_divergence", divergence.kl_divergence,
-         divergence.kl_divergence_grad, "probabilities", "distributions",
-         True, True,
-         "Categorical: expected log-likelihood ratio of p against q",
-         sums_last_axis=True,
-         value_and_grad=divergence._kl_divergence_value_and_grad),
-)  # fmt: skip
+    Loss(
+        name="mse",
+        value=regression.mse,
+        grad=regression.mse_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood="Gaussian noise with fixed variance",
+        value_and_grad=regression._mse_value_and_grad,
+    ),
+    Loss(
+        name="mae",
+        value=regression.mae,
+        grad=regression.mae_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood="Laplace noise with fixed scale",
+        value_and_grad=regression._mae_value_and_grad,
+    ),
+    Loss(
+        name="huber",
+        value=regression.huber,
+        grad=regression.huber_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "Gaussian centre with Laplace tails "
+            "(Huber's least favourable distribution)"
+        ),
+        value_and_grad=regression._huber_value_and_grad,
+    ),
+    Loss(
+        name="smooth_l1",
+        value=regression.smooth_l1,
+        grad=regression.smooth_l1_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood="Huber's, rescaled by 1 / delta (slope 1 in the tails)",
+        value_and_grad=regression._smooth_l1_value_and_grad,
+    ),
+    Loss(
+        name="pseudo_huber",
+        value=regression.pseudo_huber,
+        grad=regression.pseudo_huber_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "the symmetric hyperbolic distribution, "
+            "density ~ exp(-delta sqrt(delta^2 + r^2))"
+        ),
+        value_and_grad=regression._pseudo_huber_value_and_grad,
+    ),
+    Loss(
+        name="log_cosh",
+        value=regression.log_cosh,
+        grad=regression.log_cosh_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "the hyperbolic secant distribution, "
+            "density proportional to 1 / cosh(r)"
+        ),
+        value_and_grad=regression._log_cosh_value_and_grad,
+    ),
+    Loss(
+        name="bce",
+        value=classification.bce,
+        grad=classification.bce_grad,
+        input_space="probabilities",
+        target_space="probabilities",
+        convex=True,
+        nonnegative=True,
+        likelihood="Bernoulli",
+        value_and_grad=classification._bce_value_and_grad,
+    ),
+    Loss(
+        name="bce_with_logits",
+        value=classification.bce_with_logits,
+        grad=classification.bce_with_logits_grad,
+        input_space="logits",
+        target_space="probabilities",
+        convex=True,
+        nonnegative=True,
+        likelihood="Bernoulli with a logistic link",
+        value_and_grad=classification._bce_with_logits_value_and_grad,
+    ),
+    Loss(
+        name="cross_entropy",
+        value=classification.cross_entropy,
+        grad=classification.cross_entropy_grad,
+        input_space="logits",
+        target_space="class indices",
+        convex=True,
+        nonnegative=True,
+        likelihood="Categorical with a softmax link",
+        sums_last_axis=True,
+        value_and_grad=classification._cross_entropy_value_and_grad,
+    ),
+    Loss(
+        name="kl_div",
+        value=divergence.kl_div,
+        grad=divergence.kl_div_grad,
+        input_space="log-probabilities",
+        target_space="distributions",
+        convex=True,
+        nonnegative=False,
+        likelihood=(
+            "Categorical: expected log-likelihood ratio of the target "
+            "against the model"
+        ),
+        reductions=divergence.KL_DIV_REDUCTIONS,
+        value_and_grad=divergence._kl_div_value_and_grad,
+    ),
+    Loss(
+        name="kl_divergence",
+        value=divergence.kl_divergence,
+        grad=divergence.kl_divergence_grad,
+        input_space="probabilities",
+        target_space="distributions",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "Categorical: expected log-likelihood ratio of p against q"
+        ),
+        sums_last_axis=True,
+        value_and_grad=divergence._kl_divergence_value_and_grad,
+    ),
+)
 
 LOSSES: Mapping[str, Loss] = MappingProxyType(
     {loss.name: loss for loss in _ENTRIES}

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod._checks import (
     FloatArray,
     LossValue,
+    Reduction,
     as_float,
     check_reduction,
     check_same_shape,
@@ -135,7 +136,7 @@ def _mse_terms(
 
 
 def mse(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> LossValue:
     """Mean squared error.
 
@@ -165,7 +166,7 @@ def mse(
 
 
 def mse_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> FloatArray:
     """Gradient of :func:`mse` with respect to ``pred``:
     2 (pred - target), / n for "mean"."""
@@ -173,7 +174,7 @@ def mse_grad(
 
 
 def _mse_value_and_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> tuple[LossValue, FloatArray]:
     return _both(_residual(_mse_terms), pred, target, reduction)
 
@@ -190,7 +191,7 @@ def _mae_terms(
 
 
 def mae(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> LossValue:
     """Mean absolute error (L1 loss).
 
@@ -220,7 +221,7 @@ def mae(
 
 
 def mae_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> FloatArray:
     """Gradient of :func:`mae` with respect to ``pred``:
     sign(pred - target), / n for "mean"."""
@@ -228,7 +229,7 @@ def mae_grad(
 
 
 def _mae_value_and_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> tuple[LossValue, FloatArray]:
     return _both(_residual(_mae_terms), pred, target, reduction)
 
@@ -251,7 +252,7 @@ def huber(
     target: ArrayLike,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> LossValue:
     """Huber loss: quadratic for small residuals, linear for large ones.
 
@@ -288,7 +289,7 @@ def huber_grad(
     target: ArrayLike,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`huber` with respect to ``pred``: clip(r, -delta,
     delta), / n if "mean"."""
@@ -301,7 +302,7 @@ def _huber_value_and_grad(
     target: ArrayLike,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     _check_delta(delta)
     return _both(_residual(_huber_terms, delta), pred, target, reduction)
@@ -328,7 +329,7 @@ def smooth_l1(
     target: ArrayLike,
     *,
     beta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> LossValue:
     """Smooth L1 loss: Huber divided by its threshold, so that the linear
     part has slope 1.
@@ -368,7 +369,7 @@ def smooth_l1_grad(
     target: ArrayLike,
     *,
     beta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`smooth_l1` w.r.t. ``pred``:
     clip(r / beta, -1, 1), / n if "mean"."""
@@ -382,7 +383,7 @@ def _smooth_l1_value_and_grad(
     target: ArrayLike,
     *,
     beta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     _check_positive("beta", beta)
     terms = _residual(_smooth_l1_terms, beta)
@@ -407,7 +408,7 @@ def pseudo_huber(
     target: ArrayLike,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> LossValue:
     """Pseudo-Huber loss: a smooth (infinitely differentiable)
     approximation of Huber.
@@ -449,7 +450,7 @@ def pseudo_huber_grad(
     target: ArrayLike,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`pseudo_huber` w.r.t. ``pred``:
     r / sqrt(1 + (r / delta)^2) (/ n)."""
@@ -463,7 +464,7 @@ def _pseudo_huber_value_and_grad(
     target: ArrayLike,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     _check_delta(delta)
     terms = _residual(_pseudo_huber_terms, delta)
@@ -492,7 +493,7 @@ def _log_cosh_terms(
 
 
 def log_cosh(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> LossValue:
     """Log-cosh loss: about r^2 / 2 near zero and |r| - log 2 far from it,
     smooth everywhere.
@@ -522,7 +523,7 @@ def log_cosh(
 
 
 def log_cosh_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> FloatArray:
     """Gradient of :func:`log_cosh` with respect to ``pred``:
     tanh(pred - target), / n if mean."""
@@ -530,6 +531,6 @@ def log_cosh_grad(
 
 
 def _log_cosh_value_and_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> tuple[LossValue, FloatArray]:
     return _both(_residual(_log_cosh_terms), pred, target, reduction)

@@ -39,6 +39,7 @@ from lossmod.exercises import Case
 __all__ = [  # and EXERCISES, WRITTEN (built on first use)
     "Case",
     "Exercise",
+    "library_oracle",
     "reduction_cases",
     "solution",
     "starter_cell",
@@ -110,6 +111,22 @@ def reduction_cases(pred: NDArray[Any], target: NDArray[Any], array_case: str) -
         Case("four values, none", (pred, target), {"reduction": "none"}),
         Case(array_case, (pred.reshape(2, 2), target.reshape(2, 2))),
     )
+
+
+def library_oracle(
+    function: Callable[..., Any], /, *positional: str, **fixed: Any
+) -> Callable[..., NDArray[np.float64]]:
+    """An oracle that is a ``lossmod`` function: ``oracle(first, target, *extra, **options)`` calls
+    ``function(first, target, **options)`` with the ``extra`` arguments passed by the keywords
+    named in ``positional`` and the ``fixed`` options added, and returns the result as a float64
+    array."""
+
+    def oracle(first: Any, target: Any, *extra: Any, **options: Any) -> NDArray[np.float64]:
+        named = dict(zip(positional, extra, strict=True))
+        return np.asarray(function(first, target, **named, **options, **fixed), dtype=np.float64)
+
+    oracle.__name__ = oracle.__qualname__ = f"library_oracle({function.__name__})"
+    return oracle
 
 
 # -------------------------------------------------------------------------------------------

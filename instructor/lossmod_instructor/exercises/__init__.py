@@ -9,6 +9,7 @@ from lossmod_instructor import registry
 from lossmod_instructor.registry import (
     Case,
     Exercise,
+    library_oracle,
     reduction_cases,
     solution,
     starter_cell,
@@ -20,6 +21,7 @@ __all__ = [
     "WRITTEN",
     "Case",
     "Exercise",
+    "library_oracle",
     "reduction_cases",
     "solution",
     "starter_cell",

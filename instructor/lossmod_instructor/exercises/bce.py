@@ -8,7 +8,7 @@ import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossmod_instructor.exercises import Case, Exercise
+from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 
 def stable_bce(
@@ -173,16 +173,6 @@ def first_infinite_logit(dtype: str, label: float) -> float:
 # Oracles: independent computations of the same results
 
 
-def _lossmod_bce(
-    logits: ArrayLike, target: ArrayLike
-) -> NDArray[np.float64]:
-    """lossmod.bce_with_logits, per element."""
-    return np.asarray(
-        lossmod.bce_with_logits(logits, target, reduction="none"),
-        dtype=float,
-    )
-
-
 def _numerical_bce_gradient(
     logits: ArrayLike, target: ArrayLike
 ) -> NDArray[np.float64]:
@@ -190,17 +180,6 @@ def _numerical_bce_gradient(
     y = np.asarray(target, dtype=np.float64)
     return lossmod.numerical_gradient(
         lambda z: lossmod.bce_with_logits(z, y, reduction="sum"), logits
-    )
-
-
-def _lossmod_weighted_bce(
-    logits: ArrayLike, target: ArrayLike, pos_weight: ArrayLike
-) -> float:
-    """lossmod.bce_with_logits with pos_weight, reduction "mean"."""
-    return float(
-        lossmod.bce_with_logits(
-            logits, target, pos_weight=np.asarray(pos_weight)
-        )
     )
 
 
@@ -386,7 +365,7 @@ EXERCISES = (
                 ),
             ),
         ),
-        oracle=_lossmod_bce,
+        oracle=library_oracle(lossmod.bce_with_logits, reduction="none"),
         hidden=_hidden_logit_cases,
         rtol=1e-5,
         atol=1e-10,
@@ -480,7 +459,7 @@ EXERCISES = (
                 ),
             ),
         ),
-        oracle=_lossmod_weighted_bce,
+        oracle=library_oracle(lossmod.bce_with_logits, "pos_weight"),
         hidden=_hidden_weighted_cases,
         rtol=1e-5,
         atol=1e-10,

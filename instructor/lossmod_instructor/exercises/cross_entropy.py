@@ -10,7 +10,7 @@ import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossmod_instructor.exercises import Case, Exercise
+from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 # -------------------------------------------------------------------------
 # cross-entropy-1: a stable log-softmax
@@ -107,12 +107,6 @@ def mean_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
         np.sum(np.exp(z - m[:, None]), axis=1)
     )
     return float(np.mean(per_example))
-
-
-def _lossmod_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
-    """lossmod.cross_entropy with the default reduction "mean": the
-    oracle."""
-    return float(lossmod.cross_entropy(logits, labels))
 
 
 def _around_1e3(
@@ -409,7 +403,7 @@ EXERCISES = (
                 (np.array([[1000.0, 975.0]]), np.array([0])),
             ),
         ),
-        oracle=_lossmod_cross_entropy,
+        oracle=library_oracle(lossmod.cross_entropy),
         hidden=_hidden_cross_entropy_cases,
         rtol=1e-6,
         # below the 1.8e-14 lost by logsumexp(z) - z_y on the loss of

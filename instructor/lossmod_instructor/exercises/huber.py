@@ -9,7 +9,7 @@ import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossmod_instructor.exercises import Case, Exercise
+from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 
 def huber_loss(pred: ArrayLike, target: ArrayLike, delta: float) -> float:
@@ -116,20 +116,6 @@ def huber_gaussian_efficiency(delta: float) -> float:
 # Oracles: independent computations of the same results
 
 
-def _lossmod_huber(
-    pred: ArrayLike, target: ArrayLike, delta: float
-) -> float:
-    return float(lossmod.huber(pred, target, delta=delta))
-
-
-def _lossmod_huber_grad(
-    pred: ArrayLike, target: ArrayLike, delta: float
-) -> NDArray[np.float64]:
-    return np.asarray(
-        lossmod.huber_grad(pred, target, delta=delta), dtype=np.float64
-    )
-
-
 def _lossmod_log_cosh(residual: ArrayLike) -> NDArray[np.float64]:
     values = np.asarray(residual, dtype=np.float64)
     return np.asarray(
@@ -223,7 +209,7 @@ EXERCISES = (
                 (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1),
             ),
         ),
-        oracle=_lossmod_huber,
+        oracle=library_oracle(lossmod.huber, "delta"),
         hidden=_hidden_huber_cases,
         rtol=1e-9,
         atol=1e-12,
@@ -244,7 +230,7 @@ EXERCISES = (
                 (_PRED.reshape(1, 5), _TARGET.reshape(1, 5), 0.1),
             ),
         ),
-        oracle=_lossmod_huber_grad,
+        oracle=library_oracle(lossmod.huber_grad, "delta"),
         hidden=_hidden_huber_cases,
         rtol=1e-9,
         atol=1e-12,

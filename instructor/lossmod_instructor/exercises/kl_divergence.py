@@ -7,7 +7,7 @@ import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossmod_instructor.exercises import Case, Exercise
+from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 # -------------------------------------------------------------------------
 # kl-divergence-1: entropy along the last axis
@@ -196,13 +196,6 @@ def kl_div_batchmean(input: ArrayLike, target: ArrayLike) -> float:
         positive, p * (log_p - np.where(positive, log_q, 0.0)), 0.0
     )
     return float(terms.sum() / log_q.shape[0])
-
-
-def _lossmod_kl_div_batchmean(
-    input: ArrayLike, target: ArrayLike
-) -> float:
-    """lossmod.kl_div with reduction="batchmean": the oracle."""
-    return float(lossmod.kl_div(input, target, reduction="batchmean"))
 
 
 def _hidden_kl_div_cases(rng: np.random.Generator) -> tuple[Case, ...]:
@@ -487,7 +480,7 @@ EXERCISES = (
                 ),
             ),
         ),
-        oracle=_lossmod_kl_div_batchmean,
+        oracle=library_oracle(lossmod.kl_div, reduction="batchmean"),
         hidden=_hidden_kl_div_cases,
         rtol=1e-9,
         atol=1e-12,

@@ -6,7 +6,12 @@ import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossmod_instructor.exercises import Case, Exercise, reduction_cases
+from lossmod_instructor.exercises import (
+    Case,
+    Exercise,
+    library_oracle,
+    reduction_cases,
+)
 
 
 def mean_absolute_error(
@@ -119,32 +124,6 @@ def best_constant_pinball(target: ArrayLike, quantile: float) -> float:
 
 # -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
-
-
-def _lossmod_mae(
-    pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
-) -> float | NDArray[np.float64]:
-    """lossmod.mae on float64 inputs."""
-    return np.asarray(
-        lossmod.mae(
-            np.asarray(pred, float),
-            np.asarray(target, float),
-            reduction=reduction,
-        )
-    )
-
-
-def _lossmod_mae_grad(
-    pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
-) -> NDArray[np.float64]:
-    """lossmod.mae_grad on float64 inputs (0 at a zero residual)."""
-    return np.asarray(
-        lossmod.mae_grad(
-            np.asarray(pred, float),
-            np.asarray(target, float),
-            reduction=reduction,
-        )
-    )
 
 
 def _sklearn_pinball(
@@ -270,7 +249,7 @@ EXERCISES = (
                 {"reduction": "none"},
             ),
         ),
-        oracle=_lossmod_mae,
+        oracle=library_oracle(lossmod.mae),
         hidden=_hidden_mae_cases,
         rtol=1e-10,
         atol=1e-12,
@@ -301,7 +280,7 @@ EXERCISES = (
                 {"reduction": "sum"},
             ),
         ),
-        oracle=_lossmod_mae_grad,
+        oracle=library_oracle(lossmod.mae_grad),
         hidden=_hidden_subgradient_cases,
         rtol=1e-12,
         atol=1e-15,

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import lossmod
 import numpy as np
+from lossmod._checks import Reduction
 from numpy.typing import ArrayLike, NDArray
 
-from lossmod_instructor.exercises import Case, Exercise, reduction_cases
+from lossmod_instructor.exercises import (
+    Case,
+    Exercise,
+    library_oracle,
+    reduction_cases,
+)
 
 
 def mean_squared_error(
@@ -111,25 +117,12 @@ def loss_share_of_largest(
 # Oracles: independent computations of the same results
 
 
-def _lossmod_mse(
-    pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
-) -> float | NDArray[np.float64]:
-    """lossmod.mse on float64 inputs."""
-    return np.asarray(
-        lossmod.mse(
-            np.asarray(pred, float),
-            np.asarray(target, float),
-            reduction=reduction,
-        )
-    )
-
-
 def _numerical_mse_gradient(
-    pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
+    pred: ArrayLike, target: ArrayLike, reduction: Reduction = "mean"
 ) -> NDArray[np.float64]:
     """Central differences of lossmod.mse (of the sum for "none")."""
     target = np.asarray(target, dtype=np.float64)
-    reduced = "sum" if reduction == "none" else reduction
+    reduced: Reduction = "sum" if reduction == "none" else reduction
     return lossmod.numerical_gradient(
         lambda p: lossmod.mse(p, target, reduction=reduced), pred
     )
@@ -251,7 +244,7 @@ EXERCISES = (
                 {"reduction": "none"},
             ),
         ),
-        oracle=_lossmod_mse,
+        oracle=library_oracle(lossmod.mse),
         hidden=_hidden_mse_cases,
         rtol=1e-10,
         atol=1e-12,
