@@ -97,6 +97,8 @@ def write_notebooks(folder: Path) -> list[Path]:
         notebook = learner_notebook(json.loads(source.read_text()))
         target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
         written.append(target)
+    # the book's figure rule, which matplotlib reads from the notebooks' folder
+    shutil.copy2(ROOT / "chapters" / "matplotlibrc", folder / "matplotlibrc")
     return written
 
 
