@@ -3,8 +3,6 @@
 
 import fcntl
 import os
-import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -15,9 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from tests.helpers.book import KERNEL_DIED, STRICT, build_book
+
 ROOT = Path(__file__).resolve().parents[1]
-JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
-STRICT = ["--warningiserror", "--nitpick", "--keep-going"]
 
 
 def _start_kernel_with_retry(*args: Any, **kwargs: Any) -> Any:
@@ -41,7 +39,6 @@ def _start_kernel_with_retry(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("unreachable")
 
 
-KERNEL_DIED = "Kernel died before replying to kernel_info"
 _nbval_start_new_kernel = nbval.kernel.start_new_kernel
 nbval.kernel.start_new_kernel = _start_kernel_with_retry
 
@@ -54,14 +51,6 @@ settings.load_profile("course")
 def rng() -> np.random.Generator:
     """A generator with a fixed seed: every test that draws random inputs draws the same ones."""
     return np.random.default_rng(20261122)
-
-
-def build_book(source: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    """`jupyter-book build` of a book folder; the result, never raising on failure."""
-    return subprocess.run(
-        [JUPYTER_BOOK, "build", str(source), *options],
-        capture_output=True, text=True, check=False, timeout=1800,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
-from conftest import STRICT, build_book
+from tests.helpers.book import STRICT, build_book
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, audit_page, broken_internal_links, chromium, serve
+
+from tests.helpers.browser import DESKTOP, PHONE, audit_page, broken_internal_links, chromium, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_PAGES = ["chapters/intro.html", "chapters/what-is-a-loss.html", "chapters/huber.html",

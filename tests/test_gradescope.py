@@ -28,7 +28,8 @@ import pytest
 from grading_fixtures import solution_notebook
 from lossmod_instructor.exercises import EXERCISES
 from lossmod_instructor.grading import gradescope
-from test_grading import lossmod_cli
+
+from tests.helpers.grading import lossmod_cli
 
 MSE = [i for i, e in EXERCISES.items() if e.chapter == "mse"]
 

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,24 +28,11 @@ from lossmod_instructor.grading import cleanup
 from lossmod_instructor.grading.scoring import exercise_checks
 
 import lossmod
+from tests.helpers.grading import leftover_processes, lossmod_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261123
 LIMITS = ["--timeout", "1", "--notebook-timeout", "5", "--memory", "512M", "--jobs", "2"]
-
-
-def lossmod_cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m lossmod ...`, its scratch folders under ``tmp``."""
-    env = {**os.environ, "TMPDIR": str(tmp)}
-    return subprocess.run(
-        [sys.executable, "-m", "lossmod", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-    )
 
 
 def snapshot(folder: Path, skip: tuple[Path, ...]) -> dict[str, str]:
@@ -58,21 +44,6 @@ def snapshot(folder: Path, skip: tuple[Path, ...]) -> dict[str, str]:
         mode = path.lstat().st_mode
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
         found[str(path)] = f"{mode:o} {digest}"
-    return found
-
-
-def leftover_processes(folder: Path) -> list[int]:
-    """Processes whose HOME (a child's scratch folder) lies under ``folder``."""
-    marker = f"HOME={folder}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                environ = Path(f"/proc/{entry.name}/environ").read_bytes()
-            except OSError:
-                continue
-            if any(v.startswith(marker) for v in environ.split(b"\0")):
-                found.append(int(entry.name))
     return found
 
 

@@ -22,7 +22,8 @@ from lossmod_instructor.grading.cli import parse_size, seed_from_text, student_n
 from lossmod_instructor.grading.outputs import folder_names
 from lossmod_instructor.grading.plan import Options, Plan
 from lossmod_instructor.grading.submission import STATUSES
-from test_grading import lossmod_cli
+
+from tests.helpers.grading import lossmod_cli
 
 SEED = 20261124
 LIMITS = ["--timeout", "10", "--notebook-timeout", "60", "--memory", "768M", "--jobs", "2"]

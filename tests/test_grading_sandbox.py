@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from grading_fixtures import PRELUDE, Fixture, exercise_cell
 from lossmod_instructor.grading import confine, sandbox
-from test_grading import leftover_processes, lossmod_cli
+
+from tests.helpers.grading import leftover_processes, lossmod_cli
 
 _FORK_TREE = """
 import os, time

@@ -13,7 +13,7 @@ from scipy import special
 
 import lossmod
 from lossmod import LOSSES, _kernels, primitives
-from tests.cases import option_sets, sample_input, sample_target
+from tests.helpers.cases import option_sets, sample_input, sample_target
 
 SIZES = [0, 1, 7, 63, 64, 65, 200, 1000, 4099]
 

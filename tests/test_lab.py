@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browser import chromium, chromium_paths
+
+from tests.helpers.browser import chromium, chromium_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER = str(Path(sys.executable).parent / "jupyter")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import KERNEL_DIED
 from nbclient import NotebookClient
-from test_notebooks import NOTEBOOKS
+
+from tests.helpers.book import KERNEL_DIED
+from tests.helpers.notebooks import NOTEBOOKS
 
 OTHER_KERNELS = "Sandybridge"  # the OpenBLAS kernel family these runs use
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.notebooks import CHAPTERS, NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ROOT / "chapters"
-NOTEBOOKS = sorted(p for p in CHAPTERS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
 def test_there_are_notebooks() -> None:

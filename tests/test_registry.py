@@ -15,7 +15,7 @@ from scipy import special
 
 import lossmod
 from lossmod import LOSSES
-from tests.cases import (
+from tests.helpers.cases import (
     ALL,
     C,
     N,
