@@ -51,6 +51,7 @@ from lossmod.regression import (
     smooth_l1,
     smooth_l1_grad,
 )
+from lossmod.sequence import ctc_loss, ctc_loss_grad
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,8 @@ __all__ = [
     "bce_with_logits_grad",
     "cross_entropy",
     "cross_entropy_grad",
+    "ctc_loss",
+    "ctc_loss_grad",
     "gradcheck",
     "huber",
     "huber_grad",

@@ -54,6 +54,9 @@ def _lengths(
 ) -> IntArray:
     """``lengths`` as a vector of N non-negative integers."""
     array = np.asarray(lengths)
+    if array.size == 0:
+        # [] is float64 to NumPy: an empty batch has no length to check.
+        array = array.astype(np.intp)
     if array.dtype.kind not in "iu":
         raise ValueError(
             f"{name} must hold integers; got dtype {array.dtype}"
