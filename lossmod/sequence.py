@@ -458,7 +458,8 @@ def ctc_loss(
     float32 or float64 (the dtype of ``log_probs``) scalar, or an array of
     shape (N,) (shape () unbatched) for ``reduction="none"``.
 
-    Explained in ``chapters/language-models.ipynb`` (CTC).
+    Explained in the book's lesson on language models and sequences, in
+    its section on CTC.
     Reference: Graves, Fernandez, Gomez and Schmidhuber (2006),
     "Connectionist temporal classification", ICML, section 4.
     """
@@ -496,17 +497,22 @@ def ctc_loss_grad(
     the gradient of the sum). It is 0 on frames t >= T_n, 0 for classes
     on no path, and 0 for infinite losses with ``zero_infinity=True``;
     NaN on the frames of an infinite loss otherwise (its slope is
-    undefined; PyTorch gives NaN there too).
+    undefined; PyTorch's CPU backward gives NaN there too).
 
     PyTorch's convention differs: its backward returns
-    exp(log y_t(c)) - gamma_t(c), the gradient with respect to the LOGITS
-    z when log y = log_softmax(z). The two agree after the chain rule
-    through log_softmax, g_z = g - softmax(z) sum_c g: since gamma_t and
-    exp(log y_t) each sum to 1 over c, -gamma - softmax(z) (-1) =
-    exp(log y) - gamma. They differ as gradients in ``log_probs``
-    (PyTorch issues 52241 and 181534: its gradcheck in log_probs fails).
-    This function returns the gradient in ``log_probs``, so compose it
-    with log_softmax's Jacobian to reach the logits.
+    exp(log y_t(c)) - gamma_t(c) (times the reduction's factor, on frames
+    t < T_n), the gradient with respect to the LOGITS z when
+    log y = log_softmax(z). The two agree after the chain rule through
+    log_softmax, whose Jacobian is d log y_i / d z_j = [i = j] - y_j::
+
+        g_z = g - softmax(z) sum_c g = -gamma + exp(log y)
+
+    because softmax(z) = exp(log y) and sum_c g = -sum_c gamma_t(c) = -1
+    (gamma_t sums to 1 over c, as exp(log y_t) does). As gradients in
+    ``log_probs`` they differ by exp(log y) (PyTorch issues 52241 and
+    181534: gradcheck in log_probs fails). This function returns the
+    gradient in ``log_probs``: compose it with log_softmax's Jacobian to
+    reach the logits.
 
     Parameters and Returns: as :func:`ctc_loss`; returns an array of the
     shape and dtype of ``log_probs``.
