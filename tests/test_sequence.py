@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import special
 
 import lossmod
@@ -104,6 +106,42 @@ def test_value_is_minus_log_sum_over_alignments(
         assert actual == np.inf
     else:
         np.testing.assert_allclose(actual, expected, rtol=1e-13)
+
+
+@st.composite
+def small_problems(draw: st.DrawFn) -> tuple[np.ndarray, list[int], int, int]:
+    """log_probs (T, C) from seeded logits, a target without the blank, T_n <= T, the blank."""
+    n_classes = draw(st.integers(2, 4))
+    length = draw(st.integers(1, 5))
+    blank = draw(st.integers(0, n_classes - 1))
+    labels = [k for k in range(n_classes) if k != blank]
+    target = draw(st.lists(st.sampled_from(labels), max_size=4))
+    used = draw(st.integers(0, length))
+    seed = draw(st.integers(0, 2**32 - 1))
+    logits = 2.0 * np.random.default_rng(seed).normal(size=(length, n_classes))
+    return special.log_softmax(logits, axis=-1), target, used, blank
+
+
+@settings(max_examples=150)
+@given(small_problems())
+def test_value_matches_enumeration_for_random_problems(
+    problem: tuple[np.ndarray, list[int], int, int],
+) -> None:
+    """For any C <= 4, T <= 5, blank, target (repeats and empty included) and input length
+    T_n <= T, the loss is the enumeration's over the first T_n frames (inf when no path exists,
+    0 for an empty target with no frame)."""
+    log_probs, target, used, blank = problem
+    actual = lossmod.ctc_loss(
+        log_probs, np.array(target, int), used, len(target), blank=blank, reduction="none"
+    )
+    if used == 0:
+        expected = 0.0 if not target else np.inf
+    else:
+        expected = brute_force(log_probs[:used], target, blank)
+    if np.isinf(expected):
+        assert actual == np.inf
+    else:
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("blank", [1, 3])
@@ -402,6 +440,21 @@ def test_long_input_is_exact_in_float32_and_float64(rng: np.random.Generator) ->
     assert grad.dtype == np.float32 and np.isfinite(grad).all()
     np.testing.assert_allclose(grad[:1500].sum(axis=-1), -1.0, rtol=1e-5)
     assert (grad[1500:, 1] == 0).all()
+
+
+def test_long_input_gradient_matches_central_differences(rng: np.random.Generator) -> None:
+    """At T = 2000 (loss about 3000), ctc_loss_grad at a few entries equals central differences
+    in float64, to the differences' own rounding (about 1e-16 * 3000 / 1e-6)."""
+    log_probs = random_log_probs(rng, 2000, 1, 5)
+    target = rng.integers(1, 5, size=(1, 30))
+    args = (target, [2000], [30])
+    grad = lossmod.ctc_loss_grad(log_probs, *args, reduction="sum")
+    for index in [(0, 0, 0), (0, 0, 3), (700, 0, 1), (1999, 0, 0), (1999, 0, 2)]:
+        step = np.zeros_like(log_probs)
+        step[index] = 1e-6
+        plus = lossmod.ctc_loss(log_probs + step, *args, reduction="sum")
+        minus = lossmod.ctc_loss(log_probs - step, *args, reduction="sum")
+        np.testing.assert_allclose(grad[index], (plus - minus) / 2e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize(
