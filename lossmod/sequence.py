@@ -456,7 +456,8 @@ def ctc_loss(
     Returns
     -------
     float32 or float64 (the dtype of ``log_probs``) scalar, or an array of
-    shape (N,) (shape () unbatched) for ``reduction="none"``.
+    shape (N,) (shape () unbatched) for ``reduction="none"``. float32
+    input is computed in float64 and the result rounded once.
 
     Explained in the book's lesson on language models and sequences, in
     its section on CTC.
