@@ -21,6 +21,12 @@ from lossmod.divergence import (
     kl_divergence,
     kl_divergence_grad,
 )
+from lossmod.focal import (
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    softmax_focal_loss,
+    softmax_focal_loss_grad,
+)
 from lossmod.gradcheck import (
     GradCheck,
     gradcheck,
@@ -88,9 +94,13 @@ __all__ = [
     "pseudo_huber_grad",
     "relative_error",
     "sigmoid",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
     "smooth_l1",
     "smooth_l1_grad",
     "softmax",
+    "softmax_focal_loss",
+    "softmax_focal_loss_grad",
     "softplus",
     "xlogy",
 ]

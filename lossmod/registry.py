@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from lossmod import classification, divergence, regression
+from lossmod import classification, divergence, focal, regression
 from lossmod._checks import FloatArray, LossValue
 
 __all__ = ["LOSSES", "Loss"]
@@ -66,6 +66,11 @@ class Loss:
         per element.
     reductions : tuple of str
         The accepted values of ``reduction``.
+    minimised_at_target : bool
+        Whether, against a soft target, the loss is smallest where the
+        prediction equals the target (the registry tests check it). Focal
+        and Dice losses are not: their minimisers are derived in
+        chapters/imbalance.ipynb and tested in their own test files.
     """
 
     name: str
@@ -79,6 +84,7 @@ class Loss:
     sums_last_axis: bool = False
     reductions: tuple[str, ...] = ("mean", "sum", "none")
     value_and_grad: ValueAndGradFunction
+    minimised_at_target: bool = True
 
 
 _ENTRIES = (
@@ -219,6 +225,36 @@ _ENTRIES = (
         ),
         sums_last_axis=True,
         value_and_grad=divergence._kl_divergence_value_and_grad,
+    ),
+    Loss(
+        name="sigmoid_focal_loss",
+        value=focal.sigmoid_focal_loss,
+        grad=focal.sigmoid_focal_loss_grad,
+        input_space="logits",
+        target_space="probabilities",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "none: Bernoulli cross-entropy scaled by "
+            "alpha_t (1 - p_t)^gamma"
+        ),
+        value_and_grad=focal._sigmoid_focal_loss_value_and_grad,
+        minimised_at_target=False,
+    ),
+    Loss(
+        name="softmax_focal_loss",
+        value=focal.softmax_focal_loss,
+        grad=focal.softmax_focal_loss_grad,
+        input_space="logits",
+        target_space="class indices",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "none: categorical cross-entropy scaled by (1 - p_y)^gamma"
+        ),
+        sums_last_axis=True,
+        value_and_grad=focal._softmax_focal_loss_value_and_grad,
+        minimised_at_target=False,
     ),
 )
 

@@ -106,7 +106,7 @@ def test_nonnegative_where_registered(name: str, rng: np.random.Generator) -> No
             assert np.all(np.sum(values, axis=-1) >= -1e-12)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", [n for n in ALL if LOSSES[n].minimised_at_target])
 def test_minimal_at_the_perfect_prediction(name: str, rng: np.random.Generator) -> None:
     """The loss at the prediction that matches the target is no larger than at any nearby one, and
     its gradient along the input space vanishes there (compared with a first-order change)."""
@@ -214,7 +214,7 @@ def test_nan_is_named(name: str, rng: np.random.Generator) -> None:
     if loss.target_space != "class indices":
         bad_target = np.array(target, dtype=np.float64)
         bad_target[(0,) * bad_target.ndim] = np.nan
-        with pytest.raises(ValueError, match=r"^target contains NaN|^q contains NaN"):
+        with pytest.raises(ValueError, match=r"^targets? contains NaN|^q contains NaN"):
             loss.value(sample_input(loss, rng, target), bad_target)
 
 

@@ -33,6 +33,16 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
         {"ignore_index": 2},
     ],
     "kl_div": [{"log_target": True}],
+    "sigmoid_focal_loss": [
+        {"gamma": 0.0},
+        {"gamma": 0.5, "alpha": 0.75},
+        {"gamma": 5.0, "alpha": -1.0},
+    ],
+    "softmax_focal_loss": [
+        {"gamma": 0.0},
+        {"gamma": 0.5, "alpha": np.array([1.0, 2.0, 0.5, 3.0])},
+        {"gamma": 5.0},
+    ],
 }
 
 
