@@ -9,21 +9,17 @@ STAMP  := $(VENV)/.installed
 
 # A project-local IPython profile silences ipykernel's per-notebook "running over TCP" notice.
 export IPYTHONDIR := $(CURDIR)/.ipython
-export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
-# One BLAS thread: on 2 cores, threaded BLAS made small scikit-learn fits erratic (15-45 s instead
-# of 0.25 s when the other core was busy), and single-threaded sums are reproducible.
-export OPENBLAS_NUM_THREADS := 1
-export OMP_NUM_THREADS := 1
-export MKL_NUM_THREADS := 1
-# One BLAS kernel family on every x86-64 machine: OpenBLAS picks its kernels by CPU (SkylakeX on
-# AVX-512 machines, Haswell on AVX2 ones), and their different rounding moved the chapters' printed
-# digits and even which minimum a network reached. Haswell kernels run on any AVX2 CPU.
-ifeq ($(shell uname -m),x86_64)
-export OPENBLAS_CORETYPE := Haswell
+# The numeric environment (hash seed, BLAS threads and kernels), one KEY=VALUE per line, shared
+# with tests/conftest.py; OPENBLAS_CORETYPE only on x86-64.
+include requirements/numeric.env
+NUMERIC_ENV := $(shell sed -n 's/^\([A-Z_]*\)=.*/\1/p' requirements/numeric.env)
+ifneq ($(shell uname -m),x86_64)
+NUMERIC_ENV := $(filter-out OPENBLAS_CORETYPE,$(NUMERIC_ENV))
 endif
+export $(NUMERIC_ENV)
 
-.PHONY: book test lint types pytest browser-deps offline learner release bench lab execute constraints clean
+TEST_LAYERS := fast notebooks book browser grading
+.PHONY: book test $(addprefix test-,$(TEST_LAYERS)) lint types pytest browser-deps offline learner release bench lab execute constraints clean
 
 # Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -52,6 +48,11 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## test-fast, test-notebooks, test-book, test-browser, test-grading: one layer of the tests
+## (markers set in tests/conftest.py; CONTRIBUTING.md says which to run when)
+$(addprefix test-,$(TEST_LAYERS)): test-%: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m $*
 
 browser-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \

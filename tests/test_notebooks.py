@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,48 @@ def test_notebook_checks_its_claims(path: Path) -> None:
     assert any("assert" in "".join(c["source"]) for c in checks), "no hidden assert cells"
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "notebook stored unexecuted"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_claim_checks_show_their_numbers(path: Path) -> None:
+    """No claim is checked with a bare `assert np.isclose(...)` or `assert np.allclose(...)`:
+    pytest's assertion rewriting does not reach the kernel, so such a check fails without its
+    numbers; np.testing.assert_allclose prints both."""
+    bare = re.compile(r"^\s*assert\s+(not\s+)?np\.(is|all)close\(", re.MULTILINE)
+    cells = json.loads(path.read_text())["cells"]
+    found = [i for i, c in enumerate(cells) if bare.search("".join(c["source"]))]
+    assert not found, f"cells {found} assert np.isclose/np.allclose"
+
+
+def test_a_broken_claim_fails_with_both_numbers(tmp_path: Path) -> None:
+    """A hidden claim check that fails under nbval shows the computed and the expected number."""
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "id": "claim",
+                "metadata": {"tags": ["remove-cell"]},
+                "outputs": [],
+                "source": [
+                    "import numpy as np\n",
+                    "computed = np.sqrt(2.0)\n",
+                    "np.testing.assert_allclose(computed, 1.5, rtol=1e-9)",
+                ],
+            }
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "broken.ipynb"
+    path.write_text(json.dumps(notebook))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:xdist",
+         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(path)],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert result.returncode == 1, output
+    assert "ACTUAL: array(1.414214)" in output, output
+    assert "DESIRED: array(1.5)" in output, output
