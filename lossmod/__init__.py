@@ -7,6 +7,14 @@ the same signature, named and behaving like ``torch.nn.functional``;
 NumPy only.
 """
 
+from lossmod.calibration import (
+    ReliabilityCurve,
+    brier_score,
+    brier_score_grad,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_curve,
+)
 from lossmod.classification import (
     bce,
     bce_grad,
@@ -65,14 +73,19 @@ __all__ = [
     "LOSSES",
     "GradCheck",
     "Loss",
+    "ReliabilityCurve",
     "bce",
     "bce_grad",
     "bce_with_logits",
     "bce_with_logits_grad",
+    "brier_score",
+    "brier_score_grad",
     "cross_entropy",
     "cross_entropy_grad",
     "ctc_loss",
     "ctc_loss_grad",
+    "expected_calibration_error",
+    "fit_temperature",
     "gradcheck",
     "huber",
     "huber_grad",
@@ -93,6 +106,7 @@ __all__ = [
     "pseudo_huber",
     "pseudo_huber_grad",
     "relative_error",
+    "reliability_curve",
     "sigmoid",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_grad",

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from lossmod import classification, divergence, focal, regression
+from lossmod import (
+    calibration,
+    classification,
+    divergence,
+    focal,
+    regression,
+)
 from lossmod._checks import FloatArray, LossValue
 
 __all__ = ["LOSSES", "Loss"]
@@ -255,6 +261,21 @@ _ENTRIES = (
         sums_last_axis=True,
         value_and_grad=focal._softmax_focal_loss_value_and_grad,
         minimised_at_target=False,
+    ),
+    Loss(
+        name="brier_score",
+        value=calibration.brier_score,
+        grad=calibration.brier_score_grad,
+        input_space="logits",
+        target_space="class indices",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "none: the squared distance between the predicted and the "
+            "target distribution (quadratic proper scoring rule)"
+        ),
+        sums_last_axis=True,
+        value_and_grad=calibration._brier_score_value_and_grad,
     ),
 )
 
