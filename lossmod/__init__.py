@@ -23,6 +23,10 @@ from lossmod.classification import (
     cross_entropy,
     cross_entropy_grad,
 )
+from lossmod.distillation import (
+    distillation_loss,
+    distillation_loss_grad,
+)
 from lossmod.divergence import (
     kl_div,
     kl_div_grad,
@@ -84,6 +88,8 @@ __all__ = [
     "cross_entropy_grad",
     "ctc_loss",
     "ctc_loss_grad",
+    "distillation_loss",
+    "distillation_loss_grad",
     "expected_calibration_error",
     "fit_temperature",
     "gradcheck",

@@ -32,6 +32,7 @@ LOSS_COLORS: dict[str, str] = {
     "kl_div": "tab:brown",
     "kl_divergence": "tab:brown",
     "squared_error_on_probabilities": "tab:gray",
+    "distillation_loss": "darkgoldenrod",
     "sigmoid_focal_loss": "darkgreen",
     "softmax_focal_loss": "mediumseagreen",
 }

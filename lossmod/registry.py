@@ -15,6 +15,7 @@ from typing import Literal
 from lossmod import (
     calibration,
     classification,
+    distillation,
     divergence,
     focal,
     regression,
@@ -32,7 +33,7 @@ ValueFunction = Callable[..., LossValue]
 GradFunction = Callable[..., FloatArray]
 ValueAndGradFunction = Callable[..., tuple[LossValue, FloatArray]]
 TargetSpace = Literal[
-    "values", "probabilities", "class indices", "distributions"
+    "values", "probabilities", "class indices", "distributions", "logits"
 ]
 
 
@@ -58,7 +59,8 @@ class Loss:
         or "log-probabilities".
     target_space : str
         What the second holds: "values", "probabilities" (per element),
-        "class indices" or "distributions" (rows summing to 1).
+        "class indices", "distributions" (rows summing to 1) or "logits"
+        (a teacher's scores, rows of any real numbers).
     convex : bool
         Whether the loss is convex in its first argument.
     nonnegative : bool
@@ -276,6 +278,21 @@ _ENTRIES = (
         ),
         sums_last_axis=True,
         value_and_grad=calibration._brier_score_value_and_grad,
+    ),
+    Loss(
+        name="distillation_loss",
+        value=distillation.distillation_loss,
+        grad=distillation.distillation_loss_grad,
+        input_space="logits",
+        target_space="logits",
+        convex=True,
+        nonnegative=False,
+        likelihood=(
+            "Categorical: T^2 times the expected log-likelihood ratio of "
+            "the teacher's softened distribution against the student's"
+        ),
+        reductions=divergence.KL_DIV_REDUCTIONS,
+        value_and_grad=distillation._distillation_loss_value_and_grad,
     ),
 )
 

@@ -214,7 +214,8 @@ def test_nan_is_named(name: str, rng: np.random.Generator) -> None:
     if loss.target_space != "class indices":
         bad_target = np.array(target, dtype=np.float64)
         bad_target[(0,) * bad_target.ndim] = np.nan
-        with pytest.raises(ValueError, match=r"^targets? contains NaN|^q contains NaN"):
+        second = loss.value.__code__.co_varnames[1]
+        with pytest.raises(ValueError, match=rf"^{second} contains NaN"):
             loss.value(sample_input(loss, rng, target), bad_target)
 
 

@@ -33,6 +33,7 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
         {"ignore_index": 2},
     ],
     "kl_div": [{"log_target": True}],
+    "distillation_loss": [{"temperature": 4.0}, {"temperature": 0.5}],
     "sigmoid_focal_loss": [
         {"gamma": 0.0},
         {"gamma": 0.5, "alpha": 0.75},
@@ -62,6 +63,8 @@ def sample_target(loss: Loss, rng: np.random.Generator, n: int = N, c: int = C) 
             return rng.integers(0, c, size=n)
         case "distributions":
             return special.softmax(rng.normal(size=(n, c)), axis=1)
+        case "logits":  # a teacher's scores
+            return 3.0 * rng.normal(size=(n, c))
     raise AssertionError(loss.target_space)
 
 
@@ -93,11 +96,15 @@ def soft_target(loss: Loss, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(size=N)
     if loss.target_space == "probabilities":
         return rng.uniform(0.05, 0.95, size=N)
+    if loss.target_space == "logits":
+        return 3.0 * rng.normal(size=(N, C))
     return special.softmax(rng.normal(size=(N, C)), axis=1)
 
 
 def perfect_prediction(loss: Loss, target: np.ndarray) -> np.ndarray:
     """The first argument that matches ``target`` exactly, in the loss's input space."""
+    if loss.target_space == "logits":
+        return target.copy()  # the student's logits equal to the teacher's
     match loss.input_space:
         case "values" | "probabilities":
             return target.copy()
