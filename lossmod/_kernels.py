@@ -377,10 +377,8 @@ def _one_block(
     sentinel = 0.0
     if values is not None:
         if loss == "sum":
-            sentinel = result = float(
-                values.sum() if values.dtype == F64 else
-                values.astype(F64).sum()
-            )  # fmt: skip
+            wide = values if values.dtype == F64 else values.astype(F64)
+            sentinel = result = float(wide.sum())
         else:
             sentinel = float(values.sum())
             result = values.astype(args.out_dtype, copy=False)

@@ -361,9 +361,12 @@ def fit(
             len(inputs), batch_size, rng=rng, shuffle=shuffle
         ):
             _, grads = loss_and_gradients(
-                model, loss, inputs[batch], targets[batch],
+                model,
+                loss,
+                inputs[batch],
+                targets[batch],
                 loss_options=options,
-            )  # fmt: skip
+            )
             optimizer.step(model.parameters(), grads)
         record(epoch)
     return history
