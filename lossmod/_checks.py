@@ -7,7 +7,8 @@ silently wrong number.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import warnings
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -218,3 +219,63 @@ def _first(mask: NDArray[np.bool_]) -> tuple[int, ...]:
     if mask.ndim == 0:
         return ()
     return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+R = TypeVar("R", bound=str)
+
+
+def legacy_reduction(
+    size_average: bool | None, reduce: bool | None, reduction: R
+) -> R:
+    """The reduction that torch's deprecated ``size_average`` and
+    ``reduce`` arguments stand for, as ``_Reduction.legacy_get_string``
+    maps them: either one given overrides ``reduction``; None counts as
+    True; both True give "mean", ``reduce`` alone "sum", and
+    ``reduce=False`` gives "none". Warns (DeprecationWarning) when they
+    are used, as torch does."""
+    if size_average is None and reduce is None:
+        return reduction
+    average = True if size_average is None else size_average
+    keep = True if reduce is None else reduce
+    legacy = "mean" if average and keep else "sum" if keep else "none"
+    warnings.warn(
+        "size_average and reduce args will be deprecated, please use "
+        f"reduction='{legacy}' instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return cast(R, legacy)
+
+
+def finish(
+    losses: FloatArray | None,
+    slopes: FloatArray | None,
+    reduction: str,
+    denominator: float,
+    out_dtype: np.dtype[Any],
+) -> tuple[LossValue | None, FloatArray | None]:
+    """Reduce float64 per-sample ``losses`` and scale the slopes of their
+    sum, ``slopes`` (d sum / d first argument), for ``reduction``;
+    "mean" divides both by ``denominator``. Either may be None (not
+    wanted). Both are cast to ``out_dtype``."""
+    if reduction == "mean" and denominator == 0:
+        raise ValueError(
+            "reduction='mean' is undefined here: it divides 0 by 0 "
+            "(an empty input, or every target ignored or of weight 0)"
+        )
+    scale = 1.0 / denominator if reduction == "mean" else 1.0
+    value: LossValue | None = None
+    if losses is not None:
+        if reduction == "none":
+            value = losses.astype(out_dtype, copy=False)
+        else:
+            total = float(np.sum(losses))
+            value = out_dtype.type(
+                total / denominator if reduction == "mean" else total
+            )
+    grad = None
+    if slopes is not None:
+        grad = (slopes * scale if scale != 1.0 else slopes).astype(
+            out_dtype, copy=False
+        )
+    return value, grad

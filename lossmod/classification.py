@@ -32,6 +32,8 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     check_weight,
+    finish,
+    legacy_reduction,
     mean_scale,
     result_dtype,
 )
@@ -56,8 +58,14 @@ __all__ = [
     "bce_grad",
     "bce_with_logits",
     "bce_with_logits_grad",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
     "cross_entropy",
     "cross_entropy_grad",
+    "nll_loss",
+    "nll_loss_grad",
 ]
 
 PROBABILITIES = (0.0, 1.0)
@@ -298,12 +306,15 @@ def _bce_logits_terms(
 def bce_with_logits(
     logits: ArrayLike,
     target: ArrayLike,
-    *,
     weight: ArrayLike | None = None,
-    pos_weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    pos_weight: ArrayLike | None = None,
 ) -> LossValue:
-    """Binary cross-entropy on logits, finite for every finite logit.
+    """Binary cross-entropy on logits, finite for every finite logit;
+    ``binary_cross_entropy_with_logits`` is the same function, under
+    torch's name.
 
     Formula, with z = logits, y = target, p = sigmoid(z), w = weight,
     a = pos_weight::
@@ -327,6 +338,9 @@ def bce_with_logits(
     weight : array_like, optional
         Non-negative per-element weights, broadcastable to the shape of
         ``logits``.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
     pos_weight : array_like, optional
         Non-negative weight of the positive term, broadcastable to the
         shape of ``logits`` (shape (C,) for C independent labels): about
@@ -340,6 +354,7 @@ def bce_with_logits(
 
     Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.2.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     args = _bce_logits_inputs(
         logits, target, weight, pos_weight, reduction
     )
@@ -349,10 +364,11 @@ def bce_with_logits(
 def bce_with_logits_grad(
     logits: ArrayLike,
     target: ArrayLike,
-    *,
     weight: ArrayLike | None = None,
-    pos_weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    pos_weight: ArrayLike | None = None,
 ) -> FloatArray:
     """Gradient of :func:`bce_with_logits` with respect to ``logits``.
 
@@ -360,6 +376,7 @@ def bce_with_logits_grad(
     sigmoid(-z) is computed directly rather than as 1 - sigmoid(z), which
     would lose it to rounding for large z.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     args = _bce_logits_inputs(
         logits, target, weight, pos_weight, reduction
     )
@@ -370,11 +387,13 @@ def bce_with_logits_grad(
 def _bce_with_logits_value_and_grad(
     logits: ArrayLike,
     target: ArrayLike,
-    *,
     weight: ArrayLike | None = None,
-    pos_weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    pos_weight: ArrayLike | None = None,
 ) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
     args = _bce_logits_inputs(
         logits, target, weight, pos_weight, reduction
     )
@@ -618,11 +637,12 @@ def _cross_entropy_terms(
 def cross_entropy(
     logits: ArrayLike,
     target: ArrayLike,
-    *,
     weight: ArrayLike | None = None,
+    size_average: bool | None = None,
     ignore_index: int = -100,
-    label_smoothing: float = 0.0,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
 ) -> LossValue:
     """Categorical cross-entropy of softmax(logits) against class indices
     or probabilities.
@@ -644,13 +664,18 @@ def cross_entropy(
 
     Parameters
     ----------
-    logits : array_like, shape (N, C)
-        Finite scores for C classes.
+    logits : array_like, shape (N, C), (C,) or (N, C, d1, ..., dk)
+        Finite scores for C classes, on axis 1 (axis 0 unbatched), as
+        torch's: a (N, C, H, W) input is N H W samples of C classes.
     target : array_like
-        Integer class indices of shape (N,), or probabilities of shape
-        (N, C) whose rows sum to 1.
+        Integer class indices of shape (N,) (a scalar unbatched,
+        (N, d1, ..., dk) for k extra axes), or probabilities of the shape
+        of ``logits`` whose slices along the class axis sum to 1.
     weight : array_like, optional, shape (C,)
         Non-negative weight of each class.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
     ignore_index : int
         Class-index targets equal to it contribute nothing, neither to the
         sum nor the mean.
@@ -665,10 +690,14 @@ def cross_entropy(
     Returns
     -------
     float32 or float64 scalar, or an array of shape (N,) for
-    ``reduction="none"``.
+    ``reduction="none"`` ((N, d1, ..., dk) for extra axes, a scalar for
+    unbatched input).
 
-    Reference: Goodfellow, Bengio and Courville (2016), section 6.2.2.3.
+    See the chapter "Cross-entropy". Reference: Goodfellow, Bengio and
+    Courville (2016), section 6.2.2.3.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    logits, target, shape = _as_rows("logits", logits, target)
     args, denominator = _ce_inputs(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
@@ -676,7 +705,7 @@ def cross_entropy(
         losses, _ = evaluate(
             _cross_entropy_terms, args, loss="each", scale=None
         )
-        return losses  # type: ignore[no-any-return]
+        return _restore_losses(losses, shape)
     total, _ = evaluate(_cross_entropy_terms, args, loss="sum", scale=None)
     return args.out_dtype.type(  # type: ignore[no-any-return]
         total * _ce_scale(reduction, denominator)
@@ -686,23 +715,26 @@ def cross_entropy(
 def cross_entropy_grad(
     logits: ArrayLike,
     target: ArrayLike,
-    *,
     weight: ArrayLike | None = None,
+    size_average: bool | None = None,
     ignore_index: int = -100,
-    label_smoothing: float = 0.0,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
 ) -> FloatArray:
-    """Gradient of :func:`cross_entropy` with respect to ``logits``, shape
-    (N, C).
+    """Gradient of :func:`cross_entropy` with respect to ``logits``, of
+    its shape.
 
     (sum_k a_ik) softmax(z_i) - a_i for each row, divided by the "mean"
     denominator.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    logits, target, shape = _as_rows("logits", logits, target)
     args, denominator = _ce_inputs(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
     scale = _ce_grad_scale(args, reduction, denominator)
-    return grad(_cross_entropy_terms, args, scale)
+    return _restore_grad(grad(_cross_entropy_terms, args, scale), shape)
 
 
 def _ce_grad_scale(
@@ -720,12 +752,15 @@ def _ce_grad_scale(
 def _cross_entropy_value_and_grad(
     logits: ArrayLike,
     target: ArrayLike,
-    *,
     weight: ArrayLike | None = None,
+    size_average: bool | None = None,
     ignore_index: int = -100,
-    label_smoothing: float = 0.0,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
 ) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    logits, target, shape = _as_rows("logits", logits, target)
     args, denominator = _ce_inputs(
         logits, target, weight, ignore_index, label_smoothing, reduction
     )
@@ -737,4 +772,335 @@ def _cross_entropy_value_and_grad(
     assert slopes is not None
     if reduction != "none":
         result = args.out_dtype.type(result * scale)
-    return result, slopes
+    else:
+        result = _restore_losses(result, shape)
+    return result, _restore_grad(slopes, shape)
+
+
+binary_cross_entropy_with_logits = bce_with_logits
+binary_cross_entropy_with_logits_grad = bce_with_logits_grad
+
+
+# --- Class axis 1, extra axes, unbatched input (torch's shapes) ----------
+
+
+def _as_rows(
+    name: str, first: ArrayLike, target: ArrayLike
+) -> tuple[Any, Any, tuple[int, ...] | None]:
+    """The first argument and the target as rows of C classes: torch puts
+    the classes on axis 1 of (N, C, d1, ..., dk) (axis 0 of an unbatched
+    (C,)); return them as (M, C) rows and (M,) indices or (M, C)
+    probabilities, and the shape of ``reduction="none"`` (None when the
+    input is already (N, C), which passes through untouched)."""
+    z = np.asarray(first)
+    if z.ndim == 2:
+        return first, target, None
+    if z.ndim == 0:
+        raise ValueError(
+            f"{name} must have shape (C,), (N, C) or (N, C, d1, ...); "
+            "got shape ()"
+        )
+    # a NaN or an infinity is named at its index in the caller's array
+    as_float(name, z, finite=name == "logits")
+    y = np.asarray(target)
+    probabilities = y.dtype.kind == "f"
+    if probabilities and y.shape != z.shape:
+        raise ValueError(
+            f"target of probabilities must have the shape of {name} "
+            f"{z.shape}; got {y.shape} "
+            "(class indices must be an integer array)"
+        )
+    if z.ndim == 1:
+        if not probabilities and y.shape != ():
+            raise ValueError(
+                f"target of class indices for an unbatched {name} of "
+                f"shape (C,) must be a scalar; got shape {y.shape}"
+            )
+        return (
+            z[None, :],
+            y.reshape(1, -1) if probabilities else (y.reshape(1)),
+            (),
+        )
+    n, c, extra = z.shape[0], z.shape[1], z.shape[2:]
+    if not probabilities and y.shape != (n, *extra):
+        raise ValueError(
+            "target of class indices must have shape (N, d1, ..., dk) = "
+            f"{(n, *extra)} for {name} of shape {z.shape}; got {y.shape}"
+        )
+    rows = np.moveaxis(z, 1, -1).reshape(-1, c)
+    if probabilities:
+        return rows, np.moveaxis(y, 1, -1).reshape(-1, c), (n, *extra)
+    return rows, y.reshape(-1), (n, *extra)
+
+
+def _restore_losses(
+    losses: Any, shape: tuple[int, ...] | None
+) -> LossValue:
+    """Per-row losses back to the caller's shape (N, d1, ..., dk)."""
+    restored: LossValue = (
+        losses if shape is None else np.reshape(losses, shape)
+    )
+    return restored
+
+
+def _restore_grad(
+    slopes: Any, shape: tuple[int, ...] | None
+) -> FloatArray:
+    """A gradient of (M, C) rows back to the first argument's shape."""
+    if shape is None:
+        return slopes  # type: ignore[no-any-return]
+    if shape == ():
+        return slopes[0]  # type: ignore[no-any-return]
+    c = slopes.shape[1]
+    rows = np.reshape(slopes, (*shape, c))
+    return np.ascontiguousarray(np.moveaxis(rows, -1, 1))
+
+
+# --- torch's binary_cross_entropy: logs clamped at -100 ------------------
+
+_LOG_FLOOR = -100.0
+_BCE_EPSILON = 1e-12
+
+
+def _binary_cross_entropy_parts(
+    probs: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    reduction: str,
+) -> tuple[LossValue | None, FloatArray | None]:
+    p, y, w, out_dtype = _bce_args(probs, target, weight, reduction)
+    with np.errstate(divide="ignore"):
+        # torch clamps each log at -100 (before multiplying by its
+        # coefficient), so that p = 0 with y = 1 costs 100, not inf.
+        log_p = np.maximum(np.log(p), _LOG_FLOOR)
+        log_not_p = np.maximum(np.log1p(-p), _LOG_FLOOR)
+    losses = w * (0.0 - (y * log_p + (1 - y) * log_not_p))
+    # torch's backward: w (p - y) / max(p (1 - p), 1e-12), which is
+    # w [(1 - y) / (1 - p) - y / p] inside (0, 1) and finite at 0 and 1.
+    slopes = w * (p - y) / np.maximum(p * (1 - p), _BCE_EPSILON)
+    return finish(losses, slopes, reduction, float(p.size), out_dtype)
+
+
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+) -> LossValue:
+    """Binary cross-entropy on probabilities, as torch computes it: each
+    log clamped at -100.
+
+    Formula, with p = probs, y = target::
+
+        l = -w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)]
+
+    Gradient (torch's backward): dl/dp = w (p - y) / max(p (1 - p),
+    1e-12), equal to w [(1 - y) / (1 - p) - y / p] for p in (0, 1).
+
+    Unlike :func:`bce`, the course's textbook version, a confident mistake
+    (p = 0 with y = 1) costs 100 rather than inf, and its slope is
+    -w 1e12 rather than -inf. Both are kept: the chapters show the true
+    value with :func:`bce`; this one reproduces torch's numbers.
+
+    Parameters
+    ----------
+    probs : array_like, any shape
+        Predicted probabilities in [0, 1].
+    target : array_like, same shape as ``probs``
+        Labels in {0, 1}, or soft labels in [0, 1].
+    weight : array_like, optional
+        Non-negative weights, broadcastable to the shape of ``probs``.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    float32 or float64 scalar, or an array for ``reduction="none"``.
+
+    See the chapter "Binary cross-entropy". Reference: Bishop (2006),
+    section 4.3.2.
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    value = _binary_cross_entropy_parts(probs, target, weight, reduction)
+    return value[0]  # type: ignore[return-value]
+
+
+def binary_cross_entropy_grad(
+    probs: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+) -> FloatArray:
+    """Gradient of :func:`binary_cross_entropy` with respect to ``probs``:
+    w (p - y) / max(p (1 - p), 1e-12), / n for "mean"."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    parts = _binary_cross_entropy_parts(probs, target, weight, reduction)
+    return parts[1]  # type: ignore[return-value]
+
+
+def _binary_cross_entropy_value_and_grad(
+    probs: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    parts = _binary_cross_entropy_parts(probs, target, weight, reduction)
+    return parts  # type: ignore[return-value]
+
+
+# --- Negative log-likelihood of log-probabilities ------------------------
+
+
+def _nll_parts(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None,
+    ignore_index: int,
+    reduction: str,
+) -> tuple[LossValue | None, FloatArray | None]:
+    check_reduction(reduction)
+    labels_in = np.asarray(target)
+    if labels_in.dtype.kind not in "iu":
+        raise ValueError(
+            "target must hold integer class indices; "
+            f"got dtype {labels_in.dtype}"
+        )
+    rows_in, labels_any, shape = _as_rows("input", input, target)
+    x, out_dtype = as_float("input", rows_in, finite=False)
+    if x.ndim != 2:
+        raise ValueError(
+            f"input must have shape (C,), (N, C) or (N, C, d1, ...); "
+            f"got shape {x.shape}"
+        )
+    n, c = x.shape
+    labels = np.asarray(labels_any)
+    if labels.shape != (n,):
+        raise ValueError(
+            f"target of class indices must have shape (N,) = ({n},); "
+            f"got {labels.shape}"
+        )
+    w = (
+        np.ones(c)
+        if weight is None
+        else check_weight("weight", weight, (c,))
+    )
+    if w.shape != (c,):
+        raise ValueError(
+            f"weight must have shape (C,) = ({c},); got {w.shape}"
+        )
+    kept = labels != ignore_index
+    wrong = kept & ((labels < 0) | (labels >= c))
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise ValueError(
+            f"target must hold class indices in [0, {c - 1}] "
+            f"(or ignore_index={ignore_index}); got {labels[i]} at "
+            f"index {i}"
+        )
+    rows = np.arange(n)
+    index = np.where(kept, labels, 0)
+    w_y = np.where(kept, w[index], 0.0)
+    picked = x[rows, index]
+    with np.errstate(invalid="ignore"):
+        # an ignored sample (weight 0) adds 0, even against -inf
+        losses = np.where(w_y == 0, 0.0, 0.0 - w_y * picked)
+    slopes = np.zeros_like(x)
+    slopes[rows, index] = -w_y
+    value, grad = finish(
+        losses, slopes, reduction, float(w_y.sum()), out_dtype
+    )
+    if reduction == "none":
+        value = _restore_losses(value, shape)
+    return value, _restore_grad(grad, shape)
+
+
+def nll_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+) -> LossValue:
+    """Negative log-likelihood of class indices under log-probabilities
+    (torch's ``nll_loss``): cross-entropy is ``nll_loss(log_softmax(z),
+    y)``.
+
+    Formula, with x = input (log-probabilities), class weights w::
+
+        l_i = -w_{y_i} x[i, y_i],   0 if y_i == ignore_index
+        "mean": sum_i l_i / sum_{i counted} w_{y_i}
+
+    Gradient: dl_i/dx[i, c] = -w_{y_i} [c == y_i]: the loss is linear in
+    its input.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C), (C,) or (N, C, d1, ..., dk)
+        Log-probabilities, classes on axis 1 (axis 0 unbatched). Not
+        checked to be <= 0, as in torch; -inf is allowed.
+    target : array_like of int, shape (N,), () or (N, d1, ..., dk)
+        Class indices in [0, C - 1], or ``ignore_index``.
+    weight : array_like, optional, shape (C,)
+        Non-negative weight of each class.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
+    ignore_index : int
+        Targets equal to it add nothing to the sum nor to the mean's
+        denominator.
+    reduction : {"mean", "sum", "none"}
+        "mean" is the weighted mean (torch's); it raises where every
+        target is ignored (torch returns NaN).
+
+    Returns
+    -------
+    float32 or float64 scalar, or an array of shape (N,) ((N, d1, ...,
+    dk); a scalar unbatched) for ``reduction="none"``.
+
+    See the chapter "Cross-entropy". Reference: Murphy (2022), section
+    4.2.2.
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    parts = _nll_parts(input, target, weight, ignore_index, reduction)
+    return parts[0]  # type: ignore[return-value]
+
+
+def nll_loss_grad(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+) -> FloatArray:
+    """Gradient of :func:`nll_loss` with respect to ``input``:
+    -w_{y_i} at each target entry, 0 elsewhere, / sum w for "mean"."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    parts = _nll_parts(input, target, weight, ignore_index, reduction)
+    return parts[1]  # type: ignore[return-value]
+
+
+def _nll_loss_value_and_grad(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    parts = _nll_parts(input, target, weight, ignore_index, reduction)
+    return parts  # type: ignore[return-value]

@@ -26,6 +26,7 @@ from lossmod._checks import (
     check_interval,
     check_reduction,
     check_same_shape,
+    legacy_reduction,
     mean_scale,
     reduce,
 )
@@ -122,7 +123,8 @@ def _kl_div_scale(args: Inputs, reduction: str) -> float:
 def kl_div(
     input: ArrayLike,
     target: ArrayLike,
-    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: KLDivReduction = "mean",
     log_target: bool = False,
 ) -> LossValue:
@@ -143,6 +145,9 @@ def kl_div(
     target : array_like, same shape as ``input``
         Probabilities p of the data, or their logarithms if
         ``log_target=True``.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
     reduction : {"mean", "batchmean", "sum", "none"}
         "batchmean" divides the sum by the batch size ``input.shape[0]``:
         the mean of D_KL over the batch when each row is a distribution.
@@ -160,6 +165,7 @@ def kl_div(
 
     Reference: Cover and Thomas (2006), section 2.3.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     args = _kl_div_inputs(input, target, reduction, log_target)
     terms = partial(_kl_div_terms, log_target=log_target)
     if reduction == "batchmean":
@@ -174,12 +180,14 @@ def kl_div(
 def kl_div_grad(
     input: ArrayLike,
     target: ArrayLike,
-    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: KLDivReduction = "mean",
     log_target: bool = False,
 ) -> FloatArray:
     """Gradient of :func:`kl_div` with respect to ``input`` (log q): -p,
     scaled by the reduction."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     args = _kl_div_inputs(input, target, reduction, log_target)
     terms = partial(_kl_div_terms, log_target=log_target)
     return grad(terms, args, _kl_div_scale(args, reduction))
@@ -188,10 +196,12 @@ def kl_div_grad(
 def _kl_div_value_and_grad(
     input: ArrayLike,
     target: ArrayLike,
-    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: KLDivReduction = "mean",
     log_target: bool = False,
 ) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
     args = _kl_div_inputs(input, target, reduction, log_target)
     terms = partial(_kl_div_terms, log_target=log_target)
     scale = _kl_div_scale(args, reduction)

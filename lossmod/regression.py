@@ -32,6 +32,9 @@ from lossmod._checks import (
     as_float,
     check_reduction,
     check_same_shape,
+    check_weight,
+    finish,
+    legacy_reduction,
     mean_scale,
 )
 from lossmod._kernels import (
@@ -47,16 +50,24 @@ from lossmod._kernels import (
 __all__ = [
     "huber",
     "huber_grad",
+    "huber_loss",
+    "huber_loss_grad",
+    "l1_loss",
+    "l1_loss_grad",
     "log_cosh",
     "log_cosh_grad",
     "mae",
     "mae_grad",
     "mse",
     "mse_grad",
+    "mse_loss",
+    "mse_loss_grad",
     "pseudo_huber",
     "pseudo_huber_grad",
     "smooth_l1",
     "smooth_l1_grad",
+    "smooth_l1_loss",
+    "smooth_l1_loss_grad",
 ]
 
 Array = NDArray[Any]
@@ -114,6 +125,39 @@ def _both(
     return value_and_grad(terms, args, reduction, scale)
 
 
+def _weighted(
+    terms: Formula,
+    pred: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike,
+    reduction: str,
+    *,
+    mean_over_weights: bool,
+) -> tuple[LossValue, FloatArray]:
+    """Value and gradient of the loss with per-element weights, as torch
+    computes them: w l per element; "mean" divides the weighted sum by
+    sum(w) (mse_loss, l1_loss) or by the count (huber_loss)."""
+    check_reduction(reduction)
+    _check(pred, target)
+    p, out_dtype = as_float("pred", pred)
+    w = check_weight("weight", weight, p.shape)
+    if w.shape != p.shape:
+        raise ValueError(
+            f"weight has shape {w.shape} but pred has shape {p.shape}: "
+            "torch requires them equal"
+        )
+    losses, slopes = terms(
+        p, np.asarray(target, dtype=np.float64), loss=True, scale=1.0
+    )
+    assert losses is not None and slopes is not None
+    count = float(w.sum()) if mean_over_weights else float(p.size)
+    value, grad = finish(
+        w * losses, w * slopes, reduction, count, out_dtype
+    )
+    assert value is not None and grad is not None
+    return value, grad
+
+
 def _check_positive(name: str, value: float) -> None:
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be > 0 and finite; got {value!r}")
@@ -136,15 +180,21 @@ def _mse_terms(
 
 
 def mse(
-    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+    pred: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
 ) -> LossValue:
-    """Mean squared error.
+    """Mean squared error; ``mse_loss`` is the same function, under
+    ``torch.nn.functional``'s name.
 
     Formula::
 
-        l_i = (pred_i - target_i)^2,   L = mean_i l_i
+        l_i = w_i (pred_i - target_i)^2,   L = mean_i l_i
 
-    Gradient: dL/dpred_i = 2 (pred_i - target_i) / n for "mean"
+    Gradient: dL/dpred_i = 2 w_i (pred_i - target_i) / n for "mean"
     (n elements). Maximum likelihood under Gaussian noise of fixed
     variance; the best constant is the mean.
 
@@ -152,8 +202,15 @@ def mse(
     ----------
     pred, target : array_like, same shape (any)
         Finite real values.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags (positional slots kept so that
+        torch's positional calls work): either one given overrides
+        ``reduction`` and warns.
     reduction : {"mean", "sum", "none"}
         "none" returns the per-element losses with the shape of ``pred``.
+    weight : array_like, optional, shape of ``pred``
+        Non-negative per-element weights w (1 if omitted); with weights,
+        "mean" is sum_i w_i l_i / sum_i w_i, as torch's.
 
     Returns
     -------
@@ -162,21 +219,65 @@ def mse(
     See the chapter "Mean squared error". Reference: Bishop (2006), section
     3.1.1.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(
+            _residual(_mse_terms),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=True,
+        )[0]
     return _loss(_residual(_mse_terms), pred, target, reduction)
 
 
 def mse_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+    pred: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
 ) -> FloatArray:
     """Gradient of :func:`mse` with respect to ``pred``:
-    2 (pred - target), / n for "mean"."""
+    2 w (pred - target), / n for "mean" (/ sum(w) with weights)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(
+            _residual(_mse_terms),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=True,
+        )[1]
     return _grad(_residual(_mse_terms), pred, target, reduction)
 
 
 def _mse_value_and_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+    pred: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
 ) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(
+            _residual(_mse_terms),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=True,
+        )
     return _both(_residual(_mse_terms), pred, target, reduction)
+
+
+mse_loss = mse
+mse_loss_grad = mse_grad
 
 
 def _mae_terms(
@@ -191,24 +292,36 @@ def _mae_terms(
 
 
 def mae(
-    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+    pred: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
 ) -> LossValue:
-    """Mean absolute error (L1 loss).
+    """Mean absolute error (L1 loss); ``l1_loss`` is the same function,
+    under ``torch.nn.functional``'s name.
 
     Formula::
 
-        l_i = |pred_i - target_i|,   L = mean_i l_i
+        l_i = w_i |pred_i - target_i|,   L = mean_i l_i
 
-    Gradient: dL/dpred_i = sign(pred_i - target_i) / n for "mean"; at a
-    zero residual the subgradient 0 is returned, as PyTorch does. Maximum
-    likelihood under Laplace noise; minimised over a constant by the
-    median.
+    Gradient: dL/dpred_i = w_i sign(pred_i - target_i) / n for "mean"; at
+    a zero residual the subgradient 0 is returned, as PyTorch does.
+    Maximum likelihood under Laplace noise; minimised over a constant by
+    the median.
 
     Parameters
     ----------
     pred, target : array_like, same shape (any)
         Finite real values.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
     reduction : {"mean", "sum", "none"}
+    weight : array_like, optional, shape of ``pred``
+        Non-negative per-element weights; with weights, "mean" is
+        sum_i w_i l_i / sum_i w_i, as torch's.
 
     Returns
     -------
@@ -217,21 +330,65 @@ def mae(
     See the chapter "Mean absolute error". Reference: Hastie, Tibshirani
     and Friedman (2009), section 10.6.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(
+            _residual(_mae_terms),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=True,
+        )[0]
     return _loss(_residual(_mae_terms), pred, target, reduction)
 
 
 def mae_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+    pred: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
 ) -> FloatArray:
     """Gradient of :func:`mae` with respect to ``pred``:
-    sign(pred - target), / n for "mean"."""
+    w sign(pred - target), / n for "mean" (/ sum(w) with weights)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(
+            _residual(_mae_terms),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=True,
+        )[1]
     return _grad(_residual(_mae_terms), pred, target, reduction)
 
 
 def _mae_value_and_grad(
-    pred: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+    pred: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
 ) -> tuple[LossValue, FloatArray]:
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(
+            _residual(_mae_terms),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=True,
+        )
     return _both(_residual(_mae_terms), pred, target, reduction)
+
+
+l1_loss = mae
+l1_loss_grad = mae_grad
 
 
 def _huber_terms(
@@ -250,11 +407,12 @@ def _huber_terms(
 def huber(
     pred: ArrayLike,
     target: ArrayLike,
-    *,
-    delta: float = 1.0,
     reduction: Reduction = "mean",
+    delta: float = 1.0,
+    weight: ArrayLike | None = None,
 ) -> LossValue:
-    """Huber loss: quadratic for small residuals, linear for large ones.
+    """Huber loss: quadratic for small residuals, linear for large ones;
+    ``huber_loss`` is the same function, under torch's name.
 
     Formula, with r = pred - target::
 
@@ -269,9 +427,15 @@ def huber(
     ----------
     pred, target : array_like, same shape (any)
         Finite real values.
+    reduction : {"mean", "sum", "none"}
+        Second after the target, as in torch's signature (huber_loss has
+        no deprecated size_average and reduce slots).
     delta : float
         Where the quadratic regime ends; must be > 0.
-    reduction : {"mean", "sum", "none"}
+    weight : array_like, optional, shape of ``pred``
+        Non-negative per-element weights; with weights, "mean" is
+        sum_i w_i l_i / n (the count, not sum(w): torch's huber_loss
+        differs here from its mse_loss and l1_loss).
 
     Returns
     -------
@@ -281,31 +445,62 @@ def huber(
     (1964), "Robust estimation of a location parameter".
     """
     _check_delta(delta)
+    if weight is not None:
+        return _weighted(
+            _residual(_huber_terms, delta),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=False,
+        )[0]
     return _loss(_residual(_huber_terms, delta), pred, target, reduction)
 
 
 def huber_grad(
     pred: ArrayLike,
     target: ArrayLike,
-    *,
-    delta: float = 1.0,
     reduction: Reduction = "mean",
+    delta: float = 1.0,
+    weight: ArrayLike | None = None,
 ) -> FloatArray:
-    """Gradient of :func:`huber` with respect to ``pred``: clip(r, -delta,
-    delta), / n if "mean"."""
+    """Gradient of :func:`huber` with respect to ``pred``:
+    w clip(r, -delta, delta), / n if "mean"."""
     _check_delta(delta)
+    if weight is not None:
+        return _weighted(
+            _residual(_huber_terms, delta),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=False,
+        )[1]
     return _grad(_residual(_huber_terms, delta), pred, target, reduction)
 
 
 def _huber_value_and_grad(
     pred: ArrayLike,
     target: ArrayLike,
-    *,
-    delta: float = 1.0,
     reduction: Reduction = "mean",
+    delta: float = 1.0,
+    weight: ArrayLike | None = None,
 ) -> tuple[LossValue, FloatArray]:
     _check_delta(delta)
+    if weight is not None:
+        return _weighted(
+            _residual(_huber_terms, delta),
+            pred,
+            target,
+            weight,
+            reduction,
+            mean_over_weights=False,
+        )
     return _both(_residual(_huber_terms, delta), pred, target, reduction)
+
+
+huber_loss = huber
+huber_loss_grad = huber_grad
 
 
 def _smooth_l1_terms(
@@ -324,15 +519,27 @@ def _smooth_l1_terms(
     )
 
 
+def _smooth_l1_formula(beta: float) -> Formula:
+    """The formula of smooth L1 with threshold ``beta``; beta = 0 is the
+    L1 loss (torch's smooth_l1_loss switches to l1_loss there)."""
+    if not (np.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be >= 0 and finite; got {beta!r}")
+    if beta == 0:
+        return _residual(_mae_terms)
+    return _residual(_smooth_l1_terms, beta)
+
+
 def smooth_l1(
     pred: ArrayLike,
     target: ArrayLike,
-    *,
-    beta: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    beta: float = 1.0,
 ) -> LossValue:
     """Smooth L1 loss: Huber divided by its threshold, so that the linear
-    part has slope 1.
+    part has slope 1; ``smooth_l1_loss`` is the same function, under
+    torch's name.
 
     Formula, with r = pred - target::
 
@@ -340,17 +547,20 @@ def smooth_l1(
         l = |r| - beta / 2   otherwise
 
     that is, smooth_l1(r; beta) = huber(r; delta=beta) / beta. Gradient:
-    clip(r / beta, -1, 1). As ``torch.nn.functional.smooth_l1_loss``
-    (there, beta = 0 gives the L1 loss; here beta must be > 0, use
-    :func:`mae` for that).
+    clip(r / beta, -1, 1). As ``torch.nn.functional.smooth_l1_loss``,
+    beta = 0 gives the L1 loss |r| (gradient sign(r)), the limit of the
+    formula.
 
     Parameters
     ----------
     pred, target : array_like, same shape (any)
         Finite real values.
-    beta : float
-        Where the quadratic regime ends; must be > 0.
+    size_average, reduce : bool, optional
+        torch's deprecated reduction flags: either one given overrides
+        ``reduction`` and warns.
     reduction : {"mean", "sum", "none"}
+    beta : float
+        Where the quadratic regime ends; must be >= 0.
 
     Returns
     -------
@@ -359,35 +569,41 @@ def smooth_l1(
     See the chapter "Huber loss and its smooth relatives". Reference:
     Girshick (2015), "Fast R-CNN".
     """
-    _check_positive("beta", beta)
-    terms = _residual(_smooth_l1_terms, beta)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    terms = _smooth_l1_formula(beta)
     return _loss(terms, pred, target, reduction)
 
 
 def smooth_l1_grad(
     pred: ArrayLike,
     target: ArrayLike,
-    *,
-    beta: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    beta: float = 1.0,
 ) -> FloatArray:
     """Gradient of :func:`smooth_l1` w.r.t. ``pred``:
-    clip(r / beta, -1, 1), / n if "mean"."""
-    _check_positive("beta", beta)
-    terms = _residual(_smooth_l1_terms, beta)
+    clip(r / beta, -1, 1) (sign(r) for beta = 0), / n if "mean"."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    terms = _smooth_l1_formula(beta)
     return _grad(terms, pred, target, reduction)
 
 
 def _smooth_l1_value_and_grad(
     pred: ArrayLike,
     target: ArrayLike,
-    *,
-    beta: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: Reduction = "mean",
+    beta: float = 1.0,
 ) -> tuple[LossValue, FloatArray]:
-    _check_positive("beta", beta)
-    terms = _residual(_smooth_l1_terms, beta)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    terms = _smooth_l1_formula(beta)
     return _both(terms, pred, target, reduction)
+
+
+smooth_l1_loss = smooth_l1
+smooth_l1_loss_grad = smooth_l1_grad
 
 
 def _pseudo_huber_terms(

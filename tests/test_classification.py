@@ -142,7 +142,10 @@ def test_initial_loss_is_log_c() -> None:
         (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), weight=np.ones(2)),
          r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$"),
         (lambda: lossmod.cross_entropy(np.zeros(3), np.array([0])),
-         r"^logits must have shape \(N, C\); got shape \(3,\)$"),
+         r"^target of class indices for an unbatched logits of shape \(C,\) must be a scalar; "
+         r"got shape \(1,\)$"),
+        (lambda: lossmod.cross_entropy(np.zeros(()), np.array(0)),
+         r"^logits must have shape \(C,\), \(N, C\) or \(N, C, d1, ...\); got shape \(\)$"),
         (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])),
          r"^target of class indices must have shape \(N,\) = \(2,\); got \(3,\)$"),
         (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0])),

@@ -75,11 +75,12 @@ def test_bad_delta_names_delta(name: str, delta: float) -> None:
             function(np.zeros(2), np.zeros(2), delta=delta)
 
 
-@pytest.mark.parametrize("beta", [0.0, -1.0, np.inf, np.nan])
+@pytest.mark.parametrize("beta", [-1.0, np.inf, np.nan])
 def test_bad_beta(beta: float) -> None:
-    """smooth_l1's beta must be a positive finite number; the message names it and the value."""
+    """smooth_l1's beta must be a finite number >= 0 (0 is the L1 loss, as torch's); the message
+    names it and the value."""
     for function in (lossmod.smooth_l1, lossmod.smooth_l1_grad):
-        with pytest.raises(ValueError, match=r"^beta must be > 0 and finite; got"):
+        with pytest.raises(ValueError, match=r"^beta must be >= 0 and finite; got"):
             function(np.zeros(2), np.zeros(2), beta=beta)
 
 
