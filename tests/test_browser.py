@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.browser import DESKTOP, PHONE, audit_page, broken_internal_links, chromium, serve
+from tests.helpers.browser import (
+    DESKTOP,
+    PHONE,
+    audit_figures_and_equations,
+    audit_page,
+    broken_internal_links,
+    chromium,
+    serve,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_PAGES = ["chapters/intro.html", "chapters/what-is-a-loss.html", "chapters/huber.html",
@@ -43,6 +51,45 @@ def test_every_page_passes_the_reader_audit(html_dir: Path, browser: Any) -> Non
             if found:
                 problems[relative] = found
     assert not problems
+
+
+@pytest.mark.parametrize("window", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_figures_and_equations_read_well(html_dir: Path, window: tuple[int, int]) -> None:
+    """Every figure has alt text that says something (not a file name) and a numbered caption;
+    on a phone each figure is shown at half its width or more and no equation overflows; on a
+    desktop no code block scrolls."""
+    problems = {}
+    with serve(html_dir) as base, chromium(window) as driver:
+        for page in book_pages(html_dir):
+            relative = page.relative_to(html_dir).as_posix()
+            found = audit_figures_and_equations(driver, base + relative, phone=window == PHONE)
+            if found:
+                problems[relative] = found
+    assert not problems
+
+
+def test_figure_audit_catches_a_file_name_alt_a_missing_caption_and_an_overflow(
+    tmp_path: Path,
+) -> None:
+    """The figure audit is not vacuous: an image whose alt text is its file name, without a
+    caption, drawn 1100 px wide, and a display equation wider than a phone, are all reported."""
+    from PIL import Image
+
+    Image.new("RGB", (1100, 400), "white").save(tmp_path / "wide.png")
+    wide_equation = " + ".join(f"x_{{{i}}}^{{2}}" for i in range(40))
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>t</title></head><body><article><h1>Figures</h1>"
+        '<img src="wide.png" alt="wide.png" style="max-width:100%">'
+        f"<div class='math'><mjx-container display='true' style='display:block;overflow-x:auto'>"
+        f"<span style='white-space:nowrap'>{wide_equation * 2}</span></mjx-container></div>"
+        "</article></body></html>"
+    )
+    with serve(tmp_path) as base, chromium(PHONE) as driver:
+        found = audit_figures_and_equations(driver, base + "page.html", phone=True)
+    assert any("alt text is empty or a file name: wide.png" in p for p in found), found
+    assert any("figure without a numbered caption: wide.png" in p for p in found), found
+    assert any("shown at" in p for p in found), found
+    assert any("equation overflows" in p for p in found), found
 
 
 def test_every_cross_reference_resolves(html_dir: Path) -> None:

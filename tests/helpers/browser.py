@@ -206,6 +206,70 @@ _HREF = re.compile(r'<a\b[^>]*class="[^"]*reference internal[^"]*"[^>]*href="([^
 _ID = re.compile(r'\bid="([^"]+)"')
 
 
+# The book's figures and equations as a reader meets them: alt text, numbered captions, the
+# scale at which each figure is shown, and what overflows its column.
+_FIGURES_AND_EQUATIONS = r"""
+const article = document.querySelector('article') || document.body;
+const images = [...article.querySelectorAll('img')].map(img => {
+  const figure = img.closest('figure');
+  const caption = figure && figure.querySelector('figcaption');
+  return {src: img.getAttribute('src'), alt: img.getAttribute('alt') || '',
+          caption: caption ? caption.textContent.trim() : '',
+          natural: img.naturalWidth, shown: img.getBoundingClientRect().width};
+});
+const text = el => el.textContent.trim().slice(0, 60);
+const equations = [...article.querySelectorAll('mjx-container[display="true"]')]
+  .filter(m => m.scrollWidth > m.clientWidth + 1 || m.getBoundingClientRect().right > article.getBoundingClientRect().right + 1)
+  .map(m => (m.closest('.math') || m).id || text(m.closest('.math') || m));
+const inline = [...article.querySelectorAll('p mjx-container:not([display="true"])')]
+  .filter(m => m.getBoundingClientRect().right > m.closest('p').getBoundingClientRect().right + 1)
+  .map(m => text(m.closest('p')));
+const code = [...article.querySelectorAll('div.highlight pre')]
+  .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.split('\n')[0].slice(0, 60));
+return {images, equations, inline, code};
+"""
+
+# Text in a figure is drawn at >= 10 pt at 100 dpi (chapters/matplotlibrc): 13.9 px at full size.
+# Shown at half its natural width or more, it stays above 7 px.
+MIN_FIGURE_SCALE = 0.5
+_FILE_NAME = re.compile(r"(^|/)[^/ ]+\.(png|jpe?g|svg|gif)$|^_images/|^\.\./", re.IGNORECASE)
+
+
+def audit_figures_and_equations(driver: Any, url: str, *, phone: bool) -> list[str]:
+    """Open ``url`` and return what fails the book's rules for figures and equations.
+
+    Every image in the text has alt text that is neither empty nor a file name, and sits in a
+    figure with a numbered caption ("Fig. N"). At phone width: no figure is shown at less than
+    half its natural width (its text would fall below 7 px), no display equation scrolls or
+    overflows the column, and no inline equation runs past its paragraph. At desktop width no
+    code block scrolls.
+    """
+    driver.get(url)
+    _settle(driver)
+    driver.execute_async_script(_WAIT_FOR_MATHJAX)
+    page = driver.execute_script(_FIGURES_AND_EQUATIONS)
+    problems = []
+    for image in page["images"]:
+        name = image["src"]
+        alt = image["alt"].strip()
+        if not alt or _FILE_NAME.search(alt) or alt == Path(name or "").name:
+            problems.append(f"alt text is empty or a file name: {name} (alt {alt!r})")
+        if not image["caption"].startswith("Fig"):
+            problems.append(f"figure without a numbered caption: {name}")
+        if phone and image["natural"] and image["shown"] / image["natural"] < MIN_FIGURE_SCALE:
+            scale = image["shown"] / image["natural"]
+            problems.append(
+                f"figure shown at {scale:.2f} of its width on a phone: {name} "
+                f"({image['natural']} px wide)"
+            )
+    if phone:
+        problems += [f"equation overflows at phone width: {e}" for e in page["equations"]]
+        problems += [f"inline equation clipped at phone width: {e}" for e in page["inline"]]
+    else:
+        problems += [f"code block scrolls at desktop width: {c}" for c in page["code"]]
+    return problems
+
+
 def broken_internal_links(html_dir: Path, pages: list[Path]) -> list[str]:
     """Every internal cross-reference (`a.reference.internal`) of ``pages`` leads to an existing
     page and, when it has a fragment, to an element with that id."""
