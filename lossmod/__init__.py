@@ -7,6 +7,7 @@ the same signature, named and behaving like ``torch.nn.functional``;
 NumPy only.
 """
 
+from lossmod._version import __version__ as __version__
 from lossmod.calibration import (
     ReliabilityCurve,
     brier_score,
@@ -71,7 +72,6 @@ from lossmod.regression import (
 )
 from lossmod.sequence import ctc_loss, ctc_loss_grad
 
-__version__ = "0.1.0"
 
 __all__ = [
     "LOSSES",

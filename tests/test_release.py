@@ -31,12 +31,14 @@ def text_of(html: str) -> str:
 
 
 def test_one_version_everywhere() -> None:
-    """lossmod.__version__ is the one place: pyproject.toml reads it, and the platform, the
-    citation file and the changelog's newest entry agree with it."""
+    """lossmod/_version.py is the one place: pyproject.toml reads it, the platform's
+    _version.py is a link to it, and the citation file and the changelog's newest entry agree."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert "version" not in project and "version" in project["dynamic"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", VERSION)
     assert lossmod_instructor.__version__ == VERSION
+    link = ROOT / "instructor" / "lossmod_instructor" / "_version.py"
+    assert link.is_symlink() and link.resolve() == (ROOT / "lossmod" / "_version.py").resolve()
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert citation["version"] == VERSION and citation["preferred-citation"]["edition"] == VERSION
     changelog = (ROOT / "CHANGELOG.md").read_text()

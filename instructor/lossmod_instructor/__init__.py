@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__version__ = "0.1.0"
+from lossmod_instructor._version import __version__
 
 
 def solution(exercise_id: str) -> Callable[..., Any]:

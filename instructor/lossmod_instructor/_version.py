@@ -1,0 +1,1 @@
+../../lossmod/_version.py
