@@ -46,6 +46,12 @@ from lossmod.gradcheck import (
     numerical_gradient,
     relative_error,
 )
+from lossmod.overlap import (
+    dice_loss,
+    dice_loss_grad,
+    tversky_loss,
+    tversky_loss_grad,
+)
 from lossmod.primitives import (
     log_sigmoid,
     log_softmax,
@@ -88,6 +94,8 @@ __all__ = [
     "cross_entropy_grad",
     "ctc_loss",
     "ctc_loss_grad",
+    "dice_loss",
+    "dice_loss_grad",
     "distillation_loss",
     "distillation_loss_grad",
     "expected_calibration_error",
@@ -122,5 +130,7 @@ __all__ = [
     "softmax_focal_loss",
     "softmax_focal_loss_grad",
     "softplus",
+    "tversky_loss",
+    "tversky_loss_grad",
     "xlogy",
 ]

@@ -35,6 +35,8 @@ LOSS_COLORS: dict[str, str] = {
     "distillation_loss": "darkgoldenrod",
     "sigmoid_focal_loss": "darkgreen",
     "softmax_focal_loss": "mediumseagreen",
+    "dice_loss": "darkmagenta",
+    "tversky_loss": "slateblue",
 }
 
 

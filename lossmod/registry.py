@@ -18,6 +18,7 @@ from lossmod import (
     distillation,
     divergence,
     focal,
+    overlap,
     regression,
 )
 from lossmod._checks import FloatArray, LossValue
@@ -293,6 +294,35 @@ _ENTRIES = (
         ),
         reductions=divergence.KL_DIV_REDUCTIONS,
         value_and_grad=distillation._distillation_loss_value_and_grad,
+    ),
+    Loss(
+        name="dice_loss",
+        value=overlap.dice_loss,
+        grad=overlap.dice_loss_grad,
+        input_space="logits",
+        target_space="probabilities",
+        convex=False,
+        nonnegative=True,
+        likelihood="none: 1 - soft Dice coefficient of two masks",
+        sums_last_axis=True,
+        value_and_grad=overlap._dice_loss_value_and_grad,
+        minimised_at_target=False,
+    ),
+    Loss(
+        name="tversky_loss",
+        value=overlap.tversky_loss,
+        grad=overlap.tversky_loss_grad,
+        input_space="logits",
+        target_space="probabilities",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "none: 1 - Tversky index (false positives and negatives "
+            "weighted alpha and beta)"
+        ),
+        sums_last_axis=True,
+        value_and_grad=overlap._tversky_loss_value_and_grad,
+        minimised_at_target=False,
     ),
 )
 

@@ -44,6 +44,11 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
         {"gamma": 0.5, "alpha": np.array([1.0, 2.0, 0.5, 3.0])},
         {"gamma": 5.0},
     ],
+    "dice_loss": [{"smooth": 1e-3}, {"smooth": 10.0}],
+    "tversky_loss": [
+        {"alpha": 0.3, "beta": 0.7},
+        {"alpha": 0.9, "beta": 0.1, "smooth": 1e-3},
+    ],
 }
 
 
