@@ -44,8 +44,8 @@ def stable_bce_gradient(
 ) -> NDArray[np.float64]:
     """Derivative of each element's binary cross-entropy by its own logit.
 
-    dl/dz = sigmoid(z) - y, with a sigmoid that does not overflow (no
-    warning, no nan) for logits of +-1e4.
+    Derive dl/dz from the loss on logits, then compute it with a sigmoid
+    that does not overflow (no warning, no nan) for logits of +-1e4.
 
     Parameters
     ----------
@@ -169,6 +169,44 @@ def first_infinite_logit(dtype: str, label: float) -> float:
             finite = middle
 
 
+def logistic_hessian(
+    features: ArrayLike,
+    weights: ArrayLike,
+    bias: float,
+    lam: float,
+) -> NDArray[np.float64]:
+    """Hessian of regularised logistic regression's cost in (w, b).
+
+    The cost is J(w, b) = (1/n) sum_i l(w . x_i + b, y_i) + (lam/2) |w|^2,
+    with l the binary cross-entropy on logits. Return the matrix of its
+    second derivatives in the d weights and then the bias, at (w, b).
+
+    Parameters
+    ----------
+    features : array of shape (n, d)
+        One example x_i per row.
+    weights : array of shape (d,)
+        The weights w.
+    bias : float
+        The bias b.
+    lam : float
+        The penalty lam >= 0 on the weights (not on the bias).
+
+    Returns
+    -------
+    array of float64 of shape (d + 1, d + 1): symmetric, the bias last.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    n, d = x.shape
+    z = x @ np.asarray(weights, dtype=np.float64) + bias
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    # sigma(z) sigma(-z) = e / (1 + e)^2 with e = exp(-|z|)
+    curvature = e / (1.0 + e) ** 2
+    design = np.column_stack([x, np.ones(n)])
+    penalty = np.diag(np.append(np.full(d, lam), 0.0))
+    return design.T @ (curvature[:, None] * design) / n + penalty
+
+
 # -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
@@ -229,6 +267,34 @@ def _bit_search_first_infinite_logit(dtype: str, label: float) -> float:
         else:
             low = middle
     return float(sign * np.array(high, dtype=bits).view(kind)[()])
+
+
+def _numerical_logistic_hessian(
+    features: ArrayLike,
+    weights: ArrayLike,
+    bias: float,
+    lam: float,
+) -> NDArray[np.float64]:
+    """Central differences of the cost's gradient, built from
+    lossmod.bce_with_logits_grad by the chain rule: one row per
+    parameter."""
+    x = np.asarray(features, dtype=np.float64)
+    d = x.shape[1]
+    # a fixed label vector: the Hessian does not depend on the labels
+    y = np.zeros(x.shape[0])
+
+    def gradient(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        g = lossmod.bce_with_logits_grad(x @ theta[:d] + theta[d], y)
+        return np.append(x.T @ g + lam * theta[:d], g.sum())
+
+    theta = np.append(np.asarray(weights, dtype=np.float64), bias)
+    rows = [
+        lossmod.numerical_gradient(
+            lambda t, k=k: float(gradient(t)[k]), theta
+        )
+        for k in range(d + 1)
+    ]
+    return np.array(rows)
 
 
 # -------------------------------------------------------------------------
@@ -315,6 +381,24 @@ def _hidden_infinite_logit_cases(
     )
 
 
+def _hidden_hessian_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    x = rng.normal(size=(40, 4))
+    w = rng.normal(size=4)
+    return (
+        Case("40 examples, 4 features", (x, w, 0.3, 0.01)),
+        Case("no penalty", (x, w, -0.5, 0.0)),
+        Case("a large penalty", (x[:10], w, 0.0, 5.0)),
+        Case(
+            "saturated logits (w times 50)",
+            (x[:12], 50.0 * w, 1.0, 0.1),
+        ),
+        Case(
+            "one feature, 25 examples",
+            (rng.normal(size=(25, 1)), np.array([1.5]), 0.2, 0.0),
+        ),
+    )
+
+
 EXERCISES = (
     Exercise(
         id="bce-1",
@@ -373,7 +457,7 @@ EXERCISES = (
     ),
     Exercise(
         id="bce-2",
-        task="its derivative sigmoid(z) - y, without overflow",
+        task="its derivative in the logit, without overflow",
         solution=stable_bce_gradient,
         cases=(
             Case(
@@ -506,13 +590,47 @@ EXERCISES = (
         rtol=0.0,
         atol=0.0,
     ),
+    Exercise(
+        id="bce-6",
+        task="the Hessian of regularised logistic regression's cost",
+        solution=logistic_hessian,
+        cases=(
+            Case(
+                "three examples, two features",
+                (
+                    np.array([[1.0, 2.0], [-0.5, 0.3], [2.0, -1.0]]),
+                    np.array([0.4, -0.2]),
+                    0.1,
+                    0.5,
+                ),
+            ),
+            Case(
+                "at w = 0, b = 0: curvature 1/4",
+                (
+                    np.array([[1.0], [2.0], [-3.0]]),
+                    np.array([0.0]),
+                    0.0,
+                    0.0,
+                ),
+            ),
+            # the penalty is on the weights only, not on the bias
+            Case(
+                "the penalty is not on the bias",
+                (np.array([[0.5, -1.0]]), np.array([1.0, 1.0]), -0.5, 2.0),
+            ),
+            # confident logits: no overflow, curvature near 0
+            Case(
+                "logits of +-800",
+                (np.array([[1.0], [-1.0]]), np.array([800.0]), 0.0, 0.1),
+            ),
+        ),
+        oracle=_numerical_logistic_hessian,
+        hidden=_hidden_hessian_cases,
+        rtol=1e-6,
+        atol=1e-9,
+    ),
 )
 
 
-WRITTEN = {
-    "bce-6": (
-        "show that BCE on logits and regularised logistic regression "
-        "are convex"
-    ),
-}
+WRITTEN: dict[str, str] = {}
 """The written exercises (derivations, explorations): one-line tasks."""
