@@ -17,7 +17,10 @@ from lossmod import (
     classification,
     distillation,
     divergence,
+    embedding,
     focal,
+    likelihood,
+    margin,
     overlap,
     regression,
 )
@@ -26,15 +29,32 @@ from lossmod._checks import FloatArray, LossValue
 __all__ = ["LOSSES", "Loss"]
 
 InputSpace = Literal[
-    "values", "probabilities", "logits", "log-probabilities"
+    "values",
+    "probabilities",
+    "logits",
+    "log-probabilities",
+    "log-rates",
+    "scores",
+    "distances",
+    "embeddings",
 ]
 # ``value(first, target, **options)``, its gradient in ``first``, and both
 # from one pass; the options differ by loss, hence the ``...``.
 ValueFunction = Callable[..., LossValue]
 GradFunction = Callable[..., FloatArray]
 ValueAndGradFunction = Callable[..., tuple[LossValue, FloatArray]]
+# The data arguments after the first, by what they hold.
+Argument = Literal["target", "input2", "positive", "negative", "var"]
 TargetSpace = Literal[
-    "values", "probabilities", "class indices", "distributions", "logits"
+    "values",
+    "probabilities",
+    "class indices",
+    "distributions",
+    "logits",
+    "signs",
+    "counts",
+    "label lists",
+    "none",
 ]
 
 
@@ -56,12 +76,16 @@ class Loss:
         ``(value(...), grad(...))`` from one pass over the data, bit for
         bit (what ``lossmod.train`` calls at every step).
     input_space : str
-        What the first argument holds: "values", "probabilities", "logits"
-        or "log-probabilities".
+        What the first argument holds: "values", "probabilities", "logits",
+        "log-probabilities", "log-rates" (poisson_nll_loss), "scores"
+        (class scores without a probability link), "distances" (>= 0) or
+        "embeddings" (rows of vectors).
     target_space : str
         What the second holds: "values", "probabilities" (per element),
         "class indices", "distributions" (rows summing to 1) or "logits"
-        (a teacher's scores, rows of any real numbers).
+        (a teacher's scores, rows of any real numbers), "signs" (-1 or 1),
+        "counts" (>= 0), "label lists" (class indices ended by -1) or
+        "none".
     convex : bool
         Whether the loss is convex in its first argument.
     nonnegative : bool
@@ -75,6 +99,18 @@ class Loss:
         per element.
     reductions : tuple of str
         The accepted values of ``reduction``.
+    torch_name : str or None
+        The name of the same loss in ``torch.nn.functional``, under which
+        lossmod exports the same function (``mse_loss`` for ``mse``), or
+        None when torch has no such loss.
+    arguments : tuple of str
+        The positional data arguments after the first, in order, by what
+        they hold: ("target",) for most losses; ("input2", "target") for
+        margin_ranking_loss and cosine_embedding_loss (a second input of
+        the first's shape, then +-1); ("target", "var") for
+        gaussian_nll_loss; ("positive", "negative") for the triplet
+        losses, which have no target (``target_space="none"``). The
+        tests build them from these facts (tests/helpers/cases.py).
     minimised_at_target : bool
         Whether, against a soft target, the loss is smallest where the
         prediction equals the target (the registry tests check it). Focal
@@ -94,11 +130,14 @@ class Loss:
     reductions: tuple[str, ...] = ("mean", "sum", "none")
     value_and_grad: ValueAndGradFunction
     minimised_at_target: bool = True
+    torch_name: str | None = None
+    arguments: tuple[Argument, ...] = ("target",)
 
 
 _ENTRIES = (
     Loss(
         name="mse",
+        torch_name="mse_loss",
         value=regression.mse,
         grad=regression.mse_grad,
         input_space="values",
@@ -110,6 +149,7 @@ _ENTRIES = (
     ),
     Loss(
         name="mae",
+        torch_name="l1_loss",
         value=regression.mae,
         grad=regression.mae_grad,
         input_space="values",
@@ -121,6 +161,7 @@ _ENTRIES = (
     ),
     Loss(
         name="huber",
+        torch_name="huber_loss",
         value=regression.huber,
         grad=regression.huber_grad,
         input_space="values",
@@ -135,6 +176,7 @@ _ENTRIES = (
     ),
     Loss(
         name="smooth_l1",
+        torch_name="smooth_l1_loss",
         value=regression.smooth_l1,
         grad=regression.smooth_l1_grad,
         input_space="values",
@@ -185,6 +227,7 @@ _ENTRIES = (
     ),
     Loss(
         name="bce_with_logits",
+        torch_name="binary_cross_entropy_with_logits",
         value=classification.bce_with_logits,
         grad=classification.bce_with_logits_grad,
         input_space="logits",
@@ -196,6 +239,7 @@ _ENTRIES = (
     ),
     Loss(
         name="cross_entropy",
+        torch_name="cross_entropy",
         value=classification.cross_entropy,
         grad=classification.cross_entropy_grad,
         input_space="logits",
@@ -208,6 +252,7 @@ _ENTRIES = (
     ),
     Loss(
         name="kl_div",
+        torch_name="kl_div",
         value=divergence.kl_div,
         grad=divergence.kl_div_grad,
         input_space="log-probabilities",
@@ -234,6 +279,21 @@ _ENTRIES = (
         ),
         sums_last_axis=True,
         value_and_grad=divergence._kl_divergence_value_and_grad,
+    ),
+    Loss(
+        name="distillation_loss",
+        value=distillation.distillation_loss,
+        grad=distillation.distillation_loss_grad,
+        input_space="logits",
+        target_space="logits",
+        convex=True,
+        nonnegative=False,
+        likelihood=(
+            "Categorical: T^2 times the expected log-likelihood ratio of "
+            "the teacher's softened distribution against the student's"
+        ),
+        reductions=divergence.KL_DIV_REDUCTIONS,
+        value_and_grad=distillation._distillation_loss_value_and_grad,
     ),
     Loss(
         name="sigmoid_focal_loss",
@@ -281,19 +341,175 @@ _ENTRIES = (
         value_and_grad=calibration._brier_score_value_and_grad,
     ),
     Loss(
-        name="distillation_loss",
-        value=distillation.distillation_loss,
-        grad=distillation.distillation_loss_grad,
-        input_space="logits",
-        target_space="logits",
+        name="binary_cross_entropy",
+        torch_name="binary_cross_entropy",
+        value=classification.binary_cross_entropy,
+        grad=classification.binary_cross_entropy_grad,
+        input_space="probabilities",
+        target_space="probabilities",
+        convex=True,
+        nonnegative=True,
+        likelihood="Bernoulli, each log clamped at -100 (torch's)",
+        value_and_grad=classification._binary_cross_entropy_value_and_grad,
+    ),
+    Loss(
+        name="nll_loss",
+        torch_name="nll_loss",
+        value=classification.nll_loss,
+        grad=classification.nll_loss_grad,
+        input_space="log-probabilities",
+        target_space="class indices",
+        convex=True,
+        nonnegative=True,
+        likelihood="Categorical, given its log-probabilities",
+        sums_last_axis=True,
+        value_and_grad=classification._nll_loss_value_and_grad,
+    ),
+    Loss(
+        name="poisson_nll_loss",
+        torch_name="poisson_nll_loss",
+        value=likelihood.poisson_nll_loss,
+        grad=likelihood.poisson_nll_loss_grad,
+        input_space="log-rates",
+        target_space="counts",
         convex=True,
         nonnegative=False,
-        likelihood=(
-            "Categorical: T^2 times the expected log-likelihood ratio of "
-            "the teacher's softened distribution against the student's"
+        likelihood="Poisson with a log link (up to log t!)",
+        value_and_grad=likelihood._poisson_nll_loss_value_and_grad,
+    ),
+    Loss(
+        name="gaussian_nll_loss",
+        torch_name="gaussian_nll_loss",
+        value=likelihood.gaussian_nll_loss,
+        grad=likelihood.gaussian_nll_loss_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=False,
+        likelihood="Gaussian with a given variance (up to log(2 pi) / 2)",
+        value_and_grad=likelihood._gaussian_nll_loss_value_and_grad,
+        arguments=("target", "var"),
+    ),
+    Loss(
+        name="hinge_embedding_loss",
+        torch_name="hinge_embedding_loss",
+        value=margin.hinge_embedding_loss,
+        grad=margin.hinge_embedding_loss_grad,
+        input_space="distances",
+        target_space="signs",
+        convex=True,
+        nonnegative=True,
+        likelihood="none: a margin on the distances of dissimilar pairs",
+        value_and_grad=margin._hinge_embedding_loss_value_and_grad,
+    ),
+    Loss(
+        name="soft_margin_loss",
+        torch_name="soft_margin_loss",
+        value=margin.soft_margin_loss,
+        grad=margin.soft_margin_loss_grad,
+        input_space="logits",
+        target_space="signs",
+        convex=True,
+        nonnegative=True,
+        likelihood="Bernoulli with a logistic link, labels -1 and 1",
+        value_and_grad=margin._soft_margin_loss_value_and_grad,
+        minimised_at_target=False,
+    ),
+    Loss(
+        name="multilabel_soft_margin_loss",
+        torch_name="multilabel_soft_margin_loss",
+        value=margin.multilabel_soft_margin_loss,
+        grad=margin.multilabel_soft_margin_loss_grad,
+        input_space="logits",
+        target_space="probabilities",
+        convex=True,
+        nonnegative=True,
+        likelihood="independent Bernoullis with logistic links, averaged",
+        sums_last_axis=True,
+        value_and_grad=margin._multilabel_soft_margin_loss_value_and_grad,
+    ),
+    Loss(
+        name="multi_margin_loss",
+        torch_name="multi_margin_loss",
+        value=margin.multi_margin_loss,
+        grad=margin.multi_margin_loss_grad,
+        input_space="scores",
+        target_space="class indices",
+        convex=True,
+        nonnegative=True,
+        likelihood="none: Weston and Watkins' multi-class hinge",
+        sums_last_axis=True,
+        value_and_grad=margin._multi_margin_loss_value_and_grad,
+    ),
+    Loss(
+        name="multilabel_margin_loss",
+        torch_name="multilabel_margin_loss",
+        value=margin.multilabel_margin_loss,
+        grad=margin.multilabel_margin_loss_grad,
+        input_space="scores",
+        target_space="label lists",
+        convex=True,
+        nonnegative=True,
+        likelihood="none: a hinge on every (target, non-target) pair",
+        sums_last_axis=True,
+        value_and_grad=margin._multilabel_margin_loss_value_and_grad,
+    ),
+    Loss(
+        name="margin_ranking_loss",
+        torch_name="margin_ranking_loss",
+        value=margin.margin_ranking_loss,
+        grad=margin.margin_ranking_loss_grad,
+        input_space="scores",
+        target_space="signs",
+        convex=True,
+        nonnegative=True,
+        likelihood="none: a hinge on the difference of two scores",
+        value_and_grad=margin._margin_ranking_loss_value_and_grad,
+        arguments=("input2", "target"),
+    ),
+    Loss(
+        name="cosine_embedding_loss",
+        torch_name="cosine_embedding_loss",
+        value=embedding.cosine_embedding_loss,
+        grad=embedding.cosine_embedding_loss_grad,
+        input_space="embeddings",
+        target_space="signs",
+        convex=False,
+        nonnegative=True,
+        likelihood="none: the cosine of similar pairs pulled to 1",
+        sums_last_axis=True,
+        value_and_grad=embedding._cosine_embedding_loss_value_and_grad,
+        arguments=("input2", "target"),
+    ),
+    Loss(
+        name="triplet_margin_loss",
+        torch_name="triplet_margin_loss",
+        value=embedding.triplet_margin_loss,
+        grad=embedding.triplet_margin_loss_grad,
+        input_space="embeddings",
+        target_space="none",
+        convex=False,
+        nonnegative=True,
+        likelihood="none: a margin between two p-norm distances",
+        sums_last_axis=True,
+        value_and_grad=embedding._triplet_margin_loss_value_and_grad,
+        arguments=("positive", "negative"),
+    ),
+    Loss(
+        name="triplet_margin_with_distance_loss",
+        torch_name="triplet_margin_with_distance_loss",
+        value=embedding.triplet_margin_with_distance_loss,
+        grad=embedding.triplet_margin_with_distance_loss_grad,
+        input_space="embeddings",
+        target_space="none",
+        convex=False,
+        nonnegative=True,
+        likelihood="none: a margin between two distances of any kind",
+        sums_last_axis=True,
+        value_and_grad=(
+            embedding._triplet_margin_with_distance_loss_value_and_grad
         ),
-        reductions=divergence.KL_DIV_REDUCTIONS,
-        value_and_grad=distillation._distillation_loss_value_and_grad,
+        arguments=("positive", "negative"),
     ),
     Loss(
         name="dice_loss",

@@ -13,7 +13,7 @@ from scipy import special
 
 import lossmod
 from lossmod import LOSSES, _kernels, primitives
-from tests.helpers.cases import option_sets, sample_input, sample_target
+from tests.helpers.cases import N, call_args, option_sets, sample_input, sample_target
 
 SIZES = [0, 1, 7, 63, 64, 65, 200, 1000, 4099]
 
@@ -119,9 +119,9 @@ def case_inputs(name: str, case: int, n: int) -> tuple[Any, Any, dict[str, Any]]
     options = option_sets(loss)[case]
     rng = np.random.default_rng(case)
     target = sample_target(loss, rng, n=n, c=4)
-    if loss.target_space == "values":
+    if loss.target_space == "values" and loss.arguments == ("target",):
         target = rng.normal(size=(n, 4))
-    if "weight" in options and np.ndim(options["weight"]) == 1 and loss.name != "cross_entropy":
+    if "weight" in options and np.shape(options["weight"]) == (N,):  # per element, not per class
         options = {**options, "weight": np.linspace(0.5, 2.0, np.size(target))}
         options["weight"] = options["weight"].reshape(np.shape(target))
     if options.get("log_target"):
@@ -146,9 +146,10 @@ def test_blocking_changes_no_loss_and_no_gradient(
                 results = []
                 for block in (_kernels.BLOCK, 64):
                     monkeypatch.setattr(_kernels, "BLOCK", block)
-                    value = loss.value(first, target, reduction=reduction, **options)
-                    grad = loss.grad(first, target, reduction=reduction, **options)
-                    both = loss.value_and_grad(first, target, reduction=reduction, **options)
+                    rest = call_args(target)
+                    value = loss.value(first, *rest, reduction=reduction, **options)
+                    grad = loss.grad(first, *rest, reduction=reduction, **options)
+                    both = loss.value_and_grad(first, *rest, reduction=reduction, **options)
                     results.append((bits(value), bits(grad)))
                     assert (bits(both[0]), bits(both[1])) == results[-1], (name, dtype, reduction)
                 assert results[0] == results[1], (name, options, dtype, reduction)

@@ -17,8 +17,11 @@ import lossmod
 from lossmod import LOSSES
 from tests.helpers.cases import (
     ALL,
+    Args,
     C,
     N,
+    as_dtype,
+    call_args,
     elementwise_shape,
     extreme_input,
     option_sets,
@@ -40,7 +43,8 @@ CASES = [
 
 def test_registry_lists_the_course_losses() -> None:
     """The registry holds the foundation's losses, each with a `<name>_grad` beside it and a
-    value_and_grad."""
+    value_and_grad; a loss torch has is exported under torch's name too, as the same function (an
+    alias, not a copy), with its gradient likewise."""
     expected = {"mse", "mae", "huber", "smooth_l1", "pseudo_huber", "log_cosh", "bce",
                 "bce_with_logits", "cross_entropy", "kl_div", "kl_divergence"}  # fmt: skip
     assert expected <= set(LOSSES)
@@ -48,7 +52,11 @@ def test_registry_lists_the_course_losses() -> None:
         assert loss.value is getattr(lossmod, name)
         assert loss.grad is getattr(lossmod, f"{name}_grad")
         assert callable(loss.value_and_grad)
-        assert loss.input_space in {"values", "probabilities", "logits", "log-probabilities"}
+        assert loss.input_space in {"values", "probabilities", "logits", "log-probabilities",
+                                    "log-rates", "scores", "distances", "embeddings"}  # fmt: skip
+        if loss.torch_name is not None:
+            assert getattr(lossmod, loss.torch_name) is loss.value
+            assert getattr(lossmod, f"{loss.torch_name}_grad") is loss.grad
         assert loss.likelihood
 
 
@@ -64,10 +72,10 @@ def test_gradient_matches_central_differences(
     x = sample_input(loss, rng, sample_target(loss, rng))
 
     def value(z: np.ndarray) -> float:
-        return float(np.sum(loss.value(z, target, reduction=reduction, **options)))
+        return float(np.sum(loss.value(z, *call_args(target), reduction=reduction, **options)))
 
     def grad(z: np.ndarray) -> Any:
-        return loss.grad(z, target, reduction=reduction, **options)
+        return loss.grad(z, *call_args(target), reduction=reduction, **options)
 
     check = lossmod.gradcheck(value, grad, x, rtol=1e-6)
     assert check.passed, f"relative error {check.relative_error:.2e}"
@@ -84,9 +92,9 @@ def test_value_and_grad_is_value_and_grad_bit_for_bit(
     options = option_sets(loss)[case]
     target = target_for(options, sample_target(loss, rng))
     x = sample_input(loss, rng, sample_target(loss, rng)).astype(dtype)
-    value, grad = loss.value_and_grad(x, target, reduction=reduction, **options)
-    expected_value = loss.value(x, target, reduction=reduction, **options)
-    expected_grad = loss.grad(x, target, reduction=reduction, **options)
+    value, grad = loss.value_and_grad(x, *call_args(target), reduction=reduction, **options)
+    expected_value = loss.value(x, *call_args(target), reduction=reduction, **options)
+    expected_grad = loss.grad(x, *call_args(target), reduction=reduction, **options)
     assert np.asarray(value).dtype == np.asarray(expected_value).dtype == dtype
     assert np.asarray(value).tobytes() == np.asarray(expected_value).tobytes()
     assert grad.dtype == expected_grad.dtype and grad.shape == expected_grad.shape
@@ -99,10 +107,13 @@ def test_nonnegative_where_registered(name: str, rng: np.random.Generator) -> No
     loss = LOSSES[name]
     for scale in (0.1, 1.0, 30.0):
         target = sample_target(loss, rng, n=200)
-        values = loss.value(sample_input(loss, rng, target, scale), target, reduction="none")
+        x = sample_input(loss, rng, target, scale)
+        values = loss.value(x, *call_args(target), reduction="none")
         if loss.nonnegative:
             assert np.all(values >= 0)
-        else:  # kl_div's elementwise terms may be negative; their sum over a row may not.
+        elif loss.target_space in ("distributions", "logits"):
+            # kl_div's elementwise terms may be negative; their sum over a row may not. (The
+            # Poisson and Gaussian NLLs leave out constants and may be negative.)
             assert np.all(np.sum(values, axis=-1) >= -1e-12)
 
 
@@ -113,28 +124,42 @@ def test_minimal_at_the_perfect_prediction(name: str, rng: np.random.Generator) 
     loss = LOSSES[name]
     target = soft_target(loss, rng)
     best = perfect_prediction(loss, target)
-    at_best = loss.value(best, target, reduction="sum")
+    at_best = loss.value(best, *call_args(target), reduction="sum")
     for size in (1e-3, 1e-1, 1.0):
         for _ in range(20):
             nearby = perturb(loss, best, rng, size)
-            assert loss.value(nearby, target, reduction="sum") >= at_best - 1e-12
-    if loss.target_space == "values" or loss.input_space == "log-probabilities":
+            assert loss.value(nearby, *call_args(target), reduction="sum") >= at_best - 1e-12
+    if (loss.target_space == "values" and loss.nonnegative) or (
+        loss.input_space == "log-probabilities"
+    ):
         assert at_best == 0
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if LOSSES[n].input_space != "logits"])
+REACH_ZERO = [
+    n
+    for n in ALL
+    if LOSSES[n].input_space not in ("logits", "embeddings")
+    and LOSSES[n].target_space != "counts"
+    and "var" not in LOSSES[n].arguments
+]
+
+
+@pytest.mark.parametrize("name", REACH_ZERO)
 def test_zero_at_a_perfect_hard_prediction(name: str, rng: np.random.Generator) -> None:
     """Losses that can reach 0 do so at the perfect prediction (entropy of a hard target is 0);
-    finite logits never give a probability of exactly 1, so losses on logits are left out."""
+    finite logits never give a probability of exactly 1, so losses on logits are left out, and so
+    are the embedding losses (torch's eps in the cosine and the distance keeps their minimum a hair
+    above 0) and the Poisson and Gaussian NLLs (whose minimum depends on the target)."""
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     if loss.target_space == "distributions":
         target = np.eye(C)[rng.integers(0, C, size=N)]
-    best = perfect_prediction(loss, target) if loss.input_space != "log-probabilities" else None
+    on_log_scale = loss.input_space == "log-probabilities" and loss.target_space != "class indices"
+    best = None if on_log_scale else perfect_prediction(loss, target)
     if best is None:
         with np.errstate(divide="ignore"):
             best = np.log(target)
-    assert loss.value(best, target, reduction="sum") == 0
+    assert loss.value(best, *call_args(target), reduction="sum") == 0
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -144,12 +169,12 @@ def test_finite_at_extreme_inputs(name: str, dtype: type, rng: np.random.Generat
     gradients in float32 and float64, of the input's dtype."""
     loss = LOSSES[name]
     target = sample_target(loss, rng)
-    if loss.target_space != "class indices":
-        target = np.asarray(target, dtype=dtype)
+    if loss.target_space not in ("class indices", "label lists"):
+        target = as_dtype(target, dtype)
     x = extreme_input(loss, target, dtype)
     for reduction in loss.reductions:
-        value = loss.value(x, target, reduction=reduction)
-        grad = loss.grad(x, target, reduction=reduction)
+        value = loss.value(x, *call_args(target), reduction=reduction)
+        grad = loss.grad(x, *call_args(target), reduction=reduction)
         assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
         assert np.asarray(value).dtype == dtype and grad.dtype == dtype
 
@@ -161,16 +186,16 @@ def test_reductions_are_consistent(name: str, rng: np.random.Generator) -> None:
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     x = sample_input(loss, rng, target)
-    per_element = loss.value(x, target, reduction="none")
+    per_element = loss.value(x, *call_args(target), reduction="none")
     assert per_element.shape == elementwise_shape(loss, x)
-    total = loss.value(x, target, reduction="sum")
+    total = loss.value(x, *call_args(target), reduction="sum")
     np.testing.assert_allclose(total, per_element.sum(), rtol=1e-14)
-    np.testing.assert_allclose(loss.value(x, target, reduction="mean") * per_element.size, total,
+    np.testing.assert_allclose(loss.value(x, *call_args(target), reduction="mean") * per_element.size, total,
                                rtol=1e-14)  # fmt: skip
     for reduction in loss.reductions:
-        assert loss.grad(x, target, reduction=reduction).shape == x.shape
-    np.testing.assert_allclose(loss.grad(x, target, reduction="none"),
-                               loss.grad(x, target, reduction="sum"), rtol=0)  # fmt: skip
+        assert loss.grad(x, *call_args(target), reduction=reduction).shape == x.shape
+    np.testing.assert_allclose(loss.grad(x, *call_args(target), reduction="none"),
+                               loss.grad(x, *call_args(target), reduction="sum"), rtol=0)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -180,10 +205,10 @@ def test_float32_in_float32_out(name: str, rng: np.random.Generator) -> None:
     target = sample_target(loss, rng)
     x64 = sample_input(loss, rng, target)
     x32 = x64.astype(np.float32)
-    value32 = loss.value(x32, target)
+    value32 = loss.value(x32, *call_args(target))
     assert value32.dtype == np.float32
-    assert loss.grad(x32, target).dtype == np.float32
-    value_of_rounded_input = loss.value(x32.astype(np.float64), target)
+    assert loss.grad(x32, *call_args(target)).dtype == np.float32
+    value_of_rounded_input = loss.value(x32.astype(np.float64), *call_args(target))
     np.testing.assert_allclose(value32, value_of_rounded_input, rtol=1e-6)
 
 
@@ -196,7 +221,7 @@ def test_unknown_reduction_is_named(name: str, rng: np.random.Generator) -> None
     x = sample_input(loss, rng, target)
     for function in (loss.value, loss.grad, loss.value_and_grad):
         with pytest.raises(ValueError, match=r"reduction must be one of 'mean', .*; got 'avg'"):
-            function(x, target, reduction="avg")
+            function(x, *call_args(target), reduction="avg")
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -210,25 +235,30 @@ def test_nan_is_named(name: str, rng: np.random.Generator) -> None:
     first = loss.value.__code__.co_varnames[0]
     for function in (loss.value, loss.grad, loss.value_and_grad):
         with pytest.raises(ValueError, match=rf"^{first} contains NaN at index \(1(, 1)?,?\)"):
-            function(x, target)
-    if loss.target_space != "class indices":
-        bad_target = np.array(target, dtype=np.float64)
-        bad_target[(0,) * bad_target.ndim] = np.nan
+            function(x, *call_args(target))
+    if loss.target_space not in ("class indices", "label lists"):
+        rest = list(call_args(target))
+        bad = np.array(rest[0], dtype=np.float64)
+        bad[(0,) * bad.ndim] = np.nan
         second = loss.value.__code__.co_varnames[1]
         with pytest.raises(ValueError, match=rf"^{second} contains NaN"):
-            loss.value(sample_input(loss, rng, target), bad_target)
+            loss.value(sample_input(loss, rng, target), bad, *rest[1:])
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if LOSSES[n].target_space != "class indices"])
+@pytest.mark.parametrize(
+    "name", [n for n in ALL if LOSSES[n].target_space not in ("class indices", "label lists")]
+)
 def test_mismatched_shapes_are_named(name: str, rng: np.random.Generator) -> None:
     """(N,) against (N, 1) would broadcast to (N, N): it raises and says so, never computes.
-    (Class-index targets have their own shape rules, tested in test_classification.py.)"""
+    (Class-index targets and label lists have their own shape rules, tested in
+    test_classification.py and test_margin.py.)"""
     loss = LOSSES[name]
-    target = np.asarray(sample_target(loss, rng))
+    target = sample_target(loss, rng)
+    target = target if isinstance(target, Args) else np.asarray(target)
     x = sample_input(loss, rng, target)
     column = x.reshape(*x.shape, 1)
     with pytest.raises(ValueError, match=r"has shape .* but .* has shape"):
-        loss.value(column, target)
+        loss.value(column, *call_args(target))
 
 
 @st.composite
@@ -242,7 +272,7 @@ def loss_inputs(draw: st.DrawFn) -> tuple[str, np.ndarray, Any]:
     scale = draw(st.sampled_from([1e-3, 1.0, 1e2, 1e4]))
     generator = np.random.default_rng(seed)
     target = sample_target(loss, generator, n=n, c=c)
-    if loss.target_space == "values":  # any shape for elementwise losses
+    if loss.target_space == "values" and loss.arguments == ("target",):  # any shape, elementwise
         shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
         target = generator.normal(size=shape)
     if loss.target_space == "class indices":
@@ -259,12 +289,12 @@ def test_any_shape_and_scale_gives_finite_values_of_the_right_shape(
     """For random shapes and scales up to 1e4, values and gradients are finite and well shaped."""
     name, x, target = case
     loss = LOSSES[name]
-    per_element = loss.value(x, target, reduction="none")
+    per_element = loss.value(x, *call_args(target), reduction="none")
     assert per_element.shape == elementwise_shape(loss, x)
     assert np.all(np.isfinite(per_element))
-    grad = loss.grad(x, target)
+    grad = loss.grad(x, *call_args(target))
     assert grad.shape == x.shape and np.all(np.isfinite(grad))
-    np.testing.assert_allclose(loss.value(x, target, reduction="sum"), per_element.sum(),
+    np.testing.assert_allclose(loss.value(x, *call_args(target), reduction="sum"), per_element.sum(),
                                rtol=1e-12, atol=1e-300)  # fmt: skip
 
 

@@ -2,6 +2,11 @@
 
 A loss gets sample inputs, extreme inputs and a perfect prediction from its ``input_space`` and
 ``target_space``: nothing here is specific to one loss name except the option sets to try.
+
+Most losses take ``(first, target)``. Those whose registry entry lists other ``arguments`` (torch's
+margin_ranking_loss and cosine_embedding_loss: a second input, then +-1; gaussian_nll_loss: a
+target, then variances; the triplet losses: a positive and a negative) get an ``Args`` tuple in
+place of the target, built from the same facts; the tests call ``value(x, *call_args(target))``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,23 @@ from scipy import special
 from lossmod import LOSSES, Loss
 
 N, C = 6, 4
+
+
+class Args(tuple):  # type: ignore[type-arg]
+    """The data arguments after the first, for a loss that takes more than a target."""
+
+
+def call_args(target: Any) -> tuple[Any, ...]:
+    """The positional arguments after the first: the target alone, or every member of Args."""
+    return tuple(target) if isinstance(target, Args) else (target,)
+
+
+def manhattan(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """A distance for triplet_margin_with_distance_loss, with its gradient in x1 attached."""
+    return np.sum(np.abs(x1 - x2), axis=-1)
+
+
+manhattan.grad = lambda x1, x2: np.sign(x1 - x2)  # type: ignore[attr-defined]
 
 # Options worth a gradient check beyond the defaults, per loss.
 OPTIONS: dict[str, list[dict[str, Any]]] = {
@@ -33,6 +55,24 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
         {"ignore_index": 2},
     ],
     "kl_div": [{"log_target": True}],
+    "binary_cross_entropy": [{"weight": np.linspace(0.5, 2.0, N)}],
+    "nll_loss": [{"weight": np.array([1.0, 2.0, 0.5, 3.0])}, {"ignore_index": 2}],
+    "poisson_nll_loss": [{"full": True}],
+    "gaussian_nll_loss": [{"full": True}, {"eps": 0.8}],
+    "hinge_embedding_loss": [{"margin": 0.5}, {"margin": 4.0}],
+    "multilabel_soft_margin_loss": [{"weight": np.array([1.0, 2.0, 0.5, 3.0])}],
+    "multi_margin_loss": [
+        {"p": 2},
+        {"margin": 0.5, "weight": np.array([1.0, 2.0, 0.5, 3.0])},
+        {"p": 2, "margin": 3.0},
+    ],
+    "margin_ranking_loss": [{"margin": 0.5}, {"margin": -1.0}],
+    "cosine_embedding_loss": [{"margin": 0.3}, {"margin": -0.5}],
+    "triplet_margin_loss": [{"p": 1.0}, {"p": 3.0}, {"swap": True}, {"margin": 0.2, "eps": 0.0}],
+    "triplet_margin_with_distance_loss": [
+        {"swap": True},
+        {"distance_function": manhattan, "margin": 2.0},
+    ],
     "distillation_loss": [{"temperature": 4.0}, {"temperature": 0.5}],
     "sigmoid_focal_loss": [
         {"gamma": 0.0},
@@ -58,12 +98,22 @@ def option_sets(loss: Loss) -> list[dict[str, Any]]:
 
 
 def sample_target(loss: Loss, rng: np.random.Generator, n: int = N, c: int = C) -> Any:
-    """A random target of the kind the loss expects."""
+    """A random target of the kind the loss expects (Args for a loss with other arguments)."""
+    if loss.arguments != ("target",):
+        return sample_args(loss, rng, n, c)
     match loss.target_space:
         case "values":
             return rng.normal(size=n)
+        case "probabilities" if loss.sums_last_axis:  # C labels per sample
+            return rng.integers(0, 2, size=(n, c)).astype(np.float64)
         case "probabilities":
             return rng.integers(0, 2, size=n).astype(np.float64)
+        case "signs":
+            return rng.choice([-1.0, 1.0], size=n)
+        case "counts":
+            return rng.poisson(3.0, size=n).astype(np.float64)
+        case "label lists":
+            return label_lists(rng, n, c)
         case "class indices":
             return rng.integers(0, c, size=n)
         case "distributions":
@@ -73,14 +123,68 @@ def sample_target(loss: Loss, rng: np.random.Generator, n: int = N, c: int = C) 
     raise AssertionError(loss.target_space)
 
 
+def label_lists(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    """Rows of distinct class indices (0 to c of them) ended by -1, as multilabel_margin_loss
+    reads them; what follows the first -1 is noise, which it must ignore."""
+    rows = np.full((n, c), -1)
+    for i in range(n):
+        k = int(rng.integers(0, c + 1))
+        rows[i, :k] = rng.permutation(c)[:k]
+        if k < c - 1:
+            rows[i, k + 1 :] = rng.integers(0, c, size=c - k - 1)
+    return rows
+
+
+def sample_args(loss: Loss, rng: np.random.Generator, n: int, c: int) -> Args:
+    """The data arguments of a loss that takes more than a target, in its registered order."""
+    rows = (n, c) if loss.input_space == "embeddings" else (n,)
+    built = []
+    for argument in loss.arguments:
+        match argument:
+            case "target" if loss.target_space == "signs":
+                built.append(rng.choice([-1.0, 1.0], size=n))
+            case "target":
+                built.append(rng.normal(size=rows))
+            case "input2" | "positive" | "negative":
+                built.append(3.0 * rng.normal(size=rows))
+            case "var":
+                built.append(rng.uniform(0.5, 2.0, size=rows))
+            case _:
+                raise AssertionError(argument)
+    return Args(built)
+
+
+def first_shape(loss: Loss, target: Any, c: int = C) -> tuple[int, ...]:
+    """The shape of the first argument that goes with ``target``."""
+    if isinstance(target, Args):
+        first = target[0]
+        if loss.input_space == "embeddings" and np.ndim(first) == 1:  # a sign per row
+            return (len(first), c)
+        return np.shape(first)
+    if loss.target_space == "class indices":
+        return (len(target), c)
+    return np.shape(target)
+
+
+def as_dtype(target: Any, dtype: type) -> Any:
+    """The target (or every floating member of Args) in ``dtype``."""
+    if isinstance(target, Args):
+        return Args(np.asarray(a, dtype=dtype) for a in target)
+    return np.asarray(target, dtype=dtype)
+
+
 def sample_input(
     loss: Loss, rng: np.random.Generator, target: Any, scale: float = 1.0
 ) -> np.ndarray:
     """A random first argument of the shape the loss expects for ``target``."""
-    shape = (len(target), C) if loss.target_space == "class indices" else np.shape(target)
+    shape = first_shape(loss, target)
     match loss.input_space:
-        case "values" | "logits":
+        case "values" | "logits" | "scores" | "embeddings":
             return scale * 3.0 * rng.normal(size=shape)
+        case "distances":
+            return scale * 3.0 * np.abs(rng.normal(size=shape))
+        case "log-rates":  # rates from e^-50 to e^50: finite in float32 too
+            return np.clip(scale * rng.normal(size=shape) + 1.0, -50.0, 50.0)
         case "probabilities" if loss.target_space == "distributions":
             return special.softmax(rng.normal(size=shape), axis=-1)
         case "probabilities":
@@ -95,8 +199,22 @@ def target_for(options: dict[str, Any], target: Any) -> Any:
     return np.log(target) if options.get("log_target") else target
 
 
-def soft_target(loss: Loss, rng: np.random.Generator) -> np.ndarray:
-    """A target with every probability strictly inside (0, 1), so a perfect prediction is finite."""
+def soft_target(loss: Loss, rng: np.random.Generator) -> Any:
+    """A target with every probability strictly inside (0, 1), so a perfect prediction is finite
+    (for margin and embedding losses: a target whose perfect prediction clears every margin)."""
+    if loss.target_space == "none":  # triplets: negatives far beyond any margin
+        positive = rng.normal(size=(N, C))
+        return Args([positive, positive + 100.0])
+    if loss.arguments != ("target",):
+        return sample_args(loss, rng, N, C)
+    if loss.target_space == "class indices" and loss.input_space in ("scores", "log-probabilities"):
+        return rng.integers(0, C, size=N)  # hard labels: these losses take no distributions
+    if loss.target_space in ("signs", "label lists"):
+        return sample_target(loss, rng)
+    if loss.target_space == "counts":
+        return rng.uniform(0.5, 5.0, size=N)
+    if loss.target_space == "probabilities" and loss.sums_last_axis:
+        return rng.uniform(0.05, 0.95, size=(N, C))
     if loss.target_space == "values":
         return rng.normal(size=N)
     if loss.target_space == "probabilities":
@@ -106,8 +224,36 @@ def soft_target(loss: Loss, rng: np.random.Generator) -> np.ndarray:
     return special.softmax(rng.normal(size=(N, C)), axis=1)
 
 
-def perfect_prediction(loss: Loss, target: np.ndarray) -> np.ndarray:
-    """The first argument that matches ``target`` exactly, in the loss's input space."""
+def perfect_prediction(loss: Loss, target: Any) -> np.ndarray:
+    """The first argument that matches ``target`` exactly, in the loss's input space (for margin
+    and embedding losses: one that clears every margin by 1)."""
+    if isinstance(target, Args):
+        match loss.arguments:
+            case ("target", "var"):
+                return np.array(target[0], dtype=np.float64)
+            case ("input2", "target") if loss.input_space == "embeddings":
+                return target[1][:, None] * target[0]  # the same or the opposite direction
+            case ("input2", "target"):
+                return target[0] + target[1]  # ranked the right way by 1
+            case ("positive", "negative"):
+                return np.array(target[0], dtype=np.float64)
+        raise AssertionError(loss.arguments)
+    if loss.input_space == "log-rates":
+        return np.log(target)
+    if loss.input_space == "distances":  # 0 for similar pairs, beyond the margin otherwise
+        return np.where(target == 1, 0.0, 10.0)
+    if loss.input_space == "scores" and loss.target_space == "class indices":
+        return 2.0 * np.eye(C)[target]
+    if loss.input_space == "scores":  # label lists
+        listed = np.cumprod(target != -1, axis=1).astype(bool)
+        is_target = np.zeros(target.shape, dtype=bool)
+        rows, cols = np.nonzero(listed)
+        is_target[rows, target[rows, cols]] = True
+        return 2.0 * is_target
+    if loss.input_space == "logits" and loss.target_space == "probabilities":
+        return special.logit(target)  # sigmoid(logit t) = t, per label
+    if loss.input_space == "log-probabilities" and np.ndim(target) == 1:  # class indices
+        return special.log_softmax(1e4 * np.eye(C)[target], axis=-1)
     if loss.target_space == "logits":
         return target.copy()  # the student's logits equal to the teacher's
     match loss.input_space:
@@ -126,8 +272,10 @@ def perturb(loss: Loss, x: np.ndarray, rng: np.random.Generator, size: float) ->
     """A nearby first argument that stays in the loss's input space."""
     noise = size * rng.normal(size=x.shape)
     match loss.input_space:
-        case "values" | "logits":
+        case "values" | "logits" | "scores" | "embeddings" | "log-rates":
             return x + noise
+        case "distances":
+            return np.abs(x + noise)
         case "probabilities" if loss.target_space == "distributions":
             return special.softmax(np.log(x) + noise, axis=-1)
         case "probabilities":
@@ -139,11 +287,15 @@ def perturb(loss: Loss, x: np.ndarray, rng: np.random.Generator, size: float) ->
 
 def extreme_input(loss: Loss, target: Any, dtype: type) -> np.ndarray:
     """The most hostile first argument the input space allows (logits of +-1e4 and the like)."""
-    shape = (len(target), C) if loss.target_space == "class indices" else np.shape(target)
+    shape = first_shape(loss, target)
     signs = np.resize([1.0, -1.0, 1.0, 1.0, -1.0], int(np.prod(shape))).reshape(shape)
     match loss.input_space:
-        case "values" | "logits":
+        case "values" | "logits" | "scores" | "embeddings":
             return (1e4 * signs).astype(dtype)
+        case "distances":
+            return (1e4 * np.abs(signs)).astype(dtype)
+        case "log-rates":  # rates of e^+-50, the most float32 holds with room
+            return (50.0 * signs).astype(dtype)
         case "probabilities" if loss.target_space == "distributions":
             # Probabilities down to 1e-26 (not 0, where the slope of p log p is -inf).
             return special.softmax(30 * signs, axis=-1).astype(dtype)
