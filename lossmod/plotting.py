@@ -1,5 +1,5 @@
 """Plotting helpers for the chapters: one colour per loss across the whole
-book.
+book, and animations that play in an offline page.
 
 Imports matplotlib, so ``import lossmod`` does not import this module;
 chapters do ``from lossmod.plotting import loss_color``.
@@ -7,15 +7,24 @@ chapters do ``from lossmod.plotting import loss_color``.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.animation import Animation
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["LOSS_COLORS", "loss_color", "plot_loss_and_gradient"]
+__all__ = [
+    "LOSS_COLORS",
+    "PLAYER_ICONS",
+    "loss_color",
+    "offline_html",
+    "plot_loss_and_gradient",
+]
 
 # The same loss has the same colour in every figure of the book
 # (matplotlib's tab10 palette).
@@ -82,3 +91,77 @@ def plot_loss_and_gradient(
         axes.legend()
     fig.suptitle(title)
     return fig, (left, right)
+
+
+# The buttons of matplotlib's JavaScript animation player name Font Awesome
+# icons, which it loads from a CDN; offline_html draws them as plain
+# characters instead (HTML entities), so the player works with no network.
+PLAYER_ICONS: dict[str, str] = {
+    "fa fa-minus": "&minus;",
+    "fa fa-fast-backward": "|&#9664;&#9664;",
+    "fa fa-step-backward": "&#9664;|",
+    "fa fa-play fa-flip-horizontal": "&#9664;",
+    "fa fa-pause": "&#10074;&#10074;",
+    "fa fa-play": "&#9654;",
+    "fa fa-step-forward": "|&#9654;",
+    "fa fa-fast-forward": "&#9654;&#9654;|",
+    "fa fa-plus": "+",
+}
+
+
+def offline_html(animation: Animation, alt: str) -> str:
+    """The HTML of ``animation.to_jshtml()``, loading nothing from another
+    host, fitting a phone's width, with an alt text on the frame.
+
+    ``to_jshtml`` inlines every frame (a base64 PNG) and the player's
+    JavaScript, but links Font Awesome's stylesheet from a CDN for the
+    icons of its buttons. Here the link is dropped and each icon becomes
+    the plain characters of :data:`PLAYER_ICONS`; the slider takes the
+    player's full width and the buttons are narrowed (34 px) so that a
+    400 px screen shows them on one line; the frame's ``<img>`` gets
+    ``alt`` (HTML-escaped) as its text alternative.
+
+    Parameters
+    ----------
+    animation : matplotlib.animation.Animation
+        E.g. a ``FuncAnimation``; its figure can be closed afterwards.
+    alt : str
+        One sentence: what the animation shows.
+
+    Returns
+    -------
+    str: the player, to display with ``IPython.display.HTML``.
+
+    Raises
+    ------
+    ValueError
+        If ``alt`` is empty, or the player names an icon that
+        :data:`PLAYER_ICONS` does not know (a newer matplotlib).
+    """
+    if not alt.strip():
+        raise ValueError("alt must say what the animation shows; got ''")
+    page = animation.to_jshtml()
+    page = re.sub(
+        r'<link rel="stylesheet"\s+href="https?://[^"]*">', "", page
+    )
+
+    def icon(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in PLAYER_ICONS:
+            raise ValueError(
+                f"icon {name!r} is not in PLAYER_ICONS; "
+                f"known: {sorted(PLAYER_ICONS)}"
+            )
+        return PLAYER_ICONS[name]
+
+    page = re.sub(r'<i class="(fa [^"]*)"></i>', icon, page)
+    # A slider as wide as the player, and narrower buttons that keep
+    # their labels on one line.
+    page = re.sub(
+        r"(\.anim-slider \{\s*width: )\d+px;", r"\g<1>100%;", page
+    )
+    page = page.replace(
+        "width: 36px;", "width: 34px; white-space: nowrap;"
+    )
+    escaped = html.escape(alt, quote=True)
+    return page.replace("<img ", f'<img alt="{escaped}" ', 1)

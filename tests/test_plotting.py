@@ -1,4 +1,5 @@
-"""Plotting helpers: one colour per loss, and the two-panel figure draws every curve."""
+"""Plotting helpers: one colour per loss, the two-panel figure draws every curve, and the
+animation player works offline at phone width."""
 
 from __future__ import annotations
 
@@ -6,11 +7,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re
+
+import matplotlib.figure
+import matplotlib.lines
+import matplotlib.pyplot
 import numpy as np
 import pytest
+from matplotlib.animation import FuncAnimation
 
 import lossmod
-from lossmod.plotting import LOSS_COLORS, loss_color, plot_loss_and_gradient
+from lossmod.plotting import (
+    LOSS_COLORS,
+    PLAYER_ICONS,
+    loss_color,
+    offline_html,
+    plot_loss_and_gradient,
+)
 
 
 def test_every_registered_loss_has_its_own_colour_family() -> None:
@@ -40,3 +53,57 @@ def test_plot_loss_and_gradient_draws_value_and_derivative() -> None:
     np.testing.assert_array_equal(right.get_lines()[0].get_ydata(), 2 * x)
     assert value_line.get_color() == "tab:blue"
     matplotlib.pyplot.close(fig)
+
+
+def _tiny_animation() -> tuple[matplotlib.figure.Figure, FuncAnimation]:
+    fig, ax = matplotlib.pyplot.subplots(figsize=(1, 1), dpi=20)
+    (line,) = ax.plot([], [])
+
+    def draw(step: int) -> list[matplotlib.lines.Line2D]:
+        line.set_data([0, step], [0, step])
+        return [line]
+
+    return fig, FuncAnimation(fig, draw, frames=[1, 2, 3], interval=100)
+
+
+def test_offline_html_loads_nothing_from_another_host() -> None:
+    """The player has no stylesheet or script from a CDN, every frame inline (one PNG per frame),
+    and no Font Awesome icon left: each button shows its PLAYER_ICONS characters."""
+    fig, animation = _tiny_animation()
+    page = offline_html(animation, alt="a line growing")
+    matplotlib.pyplot.close(fig)
+    assert "http://" not in page and "https://" not in page and "//cdn" not in page
+    assert page.count("data:image/png;base64") == 3
+    assert '<i class="fa' not in page
+    for label in ("&#9654;", "&#10074;&#10074;", "|&#9664;&#9664;"):
+        assert label in page
+    assert 'title="Play"' in page
+
+
+def test_offline_html_fits_a_phone_and_has_alt_text() -> None:
+    """The slider takes the player's width, the buttons are 34 px wide on one line, and the
+    frame's image gets the alt text, HTML-escaped (a quote cannot end the attribute)."""
+    fig, animation = _tiny_animation()
+    page = offline_html(animation, alt='paths "crossing" a valley')
+    matplotlib.pyplot.close(fig)
+    assert re.search(r"\.anim-slider \{\s*width: 100%;", page)
+    assert "width: 36px;" not in page and "width: 34px; white-space: nowrap;" in page
+    assert '<img alt="paths &quot;crossing&quot; a valley" ' in page
+    assert page.count("<img alt=") == 1
+
+
+def test_offline_html_requires_an_alt_text() -> None:
+    """An empty alt text is refused: the book's figures all say what they show."""
+    fig, animation = _tiny_animation()
+    with pytest.raises(ValueError, match=r"^alt must say what the animation shows"):
+        offline_html(animation, alt=" ")
+    matplotlib.pyplot.close(fig)
+
+
+def test_player_icons_cover_matplotlibs_player() -> None:
+    """Every icon matplotlib's player template names has a replacement in PLAYER_ICONS."""
+    from matplotlib import _animation_data
+
+    templates = _animation_data.JS_INCLUDE + _animation_data.DISPLAY_TEMPLATE
+    named = set(re.findall(r'<i class="(fa [^"]*)"></i>', templates))
+    assert named and named <= set(PLAYER_ICONS)
