@@ -17,9 +17,8 @@ def squared_error_sigmoid_grad(
     """Derivative of the squared error (sigmoid(z) - y)^2 with respect to
     z.
 
-    d/dz (sigmoid(z) - y)^2 = 2 (sigmoid(z) - y) sigmoid(z)
-    (1 - sigmoid(z)) elementwise; finite, without overflow warnings, for
-    logits of +-1e4.
+    Elementwise, as derived in the chapter (equation wce-se-sigmoid-grad);
+    finite, without overflow warnings, for logits of +-1e4.
 
     Parameters
     ----------
