@@ -25,7 +25,7 @@ def line_cost_gradient(
 
     Returns
     -------
-    array of shape (d,): (2 / n) design^T (design @ theta - target).
+    array of shape (d,): the partial derivatives dL / dtheta_j.
     """
     design, target, theta = (
         np.asarray(design),
