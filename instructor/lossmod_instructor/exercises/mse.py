@@ -58,8 +58,8 @@ def mean_squared_error_gradient(
 
     Returns
     -------
-    array of pred's shape: 2 (pred - target) / n for "mean",
-    2 (pred - target) for "sum" and "none".
+    array of pred's shape: the partial derivatives of the reduced loss
+    with respect to each element of pred.
     """
     pred = np.asarray(pred, dtype=np.float64)
     residual = pred - np.asarray(target, dtype=np.float64)
@@ -113,6 +113,33 @@ def loss_share_of_largest(
     return float(largest.sum() / total)
 
 
+def all_pairs_mse(pred: ArrayLike, target: ArrayLike) -> float:
+    """The mean of (pred_i - target_j)^2 over all pairs (i, j), without
+    forming the len(pred) x len(target) matrix of differences.
+
+    This is what ((pred[:, None] - target) ** 2).mean() computes when a
+    column of predictions meets a flat array of targets.
+
+    Parameters
+    ----------
+    pred : array of shape (n,), n >= 1
+    target : array of shape (m,), m >= 1 (m may differ from n)
+
+    Returns
+    -------
+    float: the mean over the n * m pairs, accurate (relative error below
+    1e-9) also when every value is near 1e6 and the spread is about 1.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    # Expanding the square around the two means: the cross terms vanish,
+    # leaving Var(pred) + Var(target) + (mean pred - mean target)^2. The
+    # variances are computed around their means (np.var), so nothing
+    # cancels when the values are large and close together.
+    gap = pred.mean() - target.mean()
+    return float(np.var(pred) + np.var(target) + gap**2)
+
+
 # -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
@@ -156,6 +183,14 @@ def _share_by_partition(
         np.partition(losses, losses.size - k)[losses.size - k :].sum()
         / total
     )
+
+
+def _broadcast_all_pairs(pred: ArrayLike, target: ArrayLike) -> float:
+    """The n x m matrix of differences, squared and averaged: the
+    broadcast itself."""
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    return float(((pred[:, None] - target[None, :]) ** 2).mean())
 
 
 # -------------------------------------------------------------------------
@@ -222,6 +257,20 @@ def _hidden_share_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case("k = n", (pred, target, 100)),
         Case("huge residuals", (1e100 * pred, target, 5)),
         Case("all residuals zero", (target, target.copy(), 4)),
+    )
+
+
+def _hidden_pairs_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    pred, target = rng.normal(size=200), rng.normal(2.0, 3.0, size=150)
+    return (
+        Case("200 predictions, 150 targets", (pred, target)),
+        Case("one prediction", (pred[:1], target)),
+        Case("one target", (pred, target[:1])),
+        Case(
+            "values near 1e6, spread 1",
+            (1e6 + pred[:50], 1e6 + 0.5 + target[:40] / 3.0),
+        ),
+        Case("equal means", (pred - pred.mean(), target - target.mean())),
     )
 
 
@@ -300,6 +349,29 @@ EXERCISES = (
         oracle=_share_by_partition,
         hidden=_hidden_share_cases,
         rtol=1e-10,
+        atol=1e-12,
+    ),
+    Exercise(
+        id="mse-6",
+        task="the mean squared error over every prediction-target pair",
+        solution=all_pairs_mse,
+        cases=(
+            Case("four predictions, four targets", (_PRED, _TARGET)),
+            Case(
+                "three predictions, five targets",
+                (np.array([1.0, 2.0, 6.0]), _Y),
+            ),
+            Case("a single pair", (np.array([3.0]), np.array([-1.0]))),
+            # the one-pass mean(p^2) - 2 mean(p) mean(y) + mean(y^2) keeps
+            # only about 5 correct digits here
+            Case(
+                "values near 1e6, spread about 1",
+                (1e6 + _PRED, 1e6 + _TARGET[::-1]),
+            ),
+        ),
+        oracle=_broadcast_all_pairs,
+        hidden=_hidden_pairs_cases,
+        rtol=1e-9,
         atol=1e-12,
     ),
 )
