@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,9 @@ import pytest
 from scipy import special
 
 import lossmod
-from tests.helpers.cases import central_differences
+from tests.helpers.cases import central_differences, signature_listing
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # torch.nn.functional's signatures as its documentation states them (torch 2.x); the first
 # argument's name is the course's (pred, logits, probs) where a short name exists.
@@ -102,6 +105,15 @@ def test_signature_is_torchs(name: str) -> None:
         assert len(actual) == len(expected), (name, actual)
         assert actual[1:] == expected[1:], name
         assert parameters[0].kind == parameters[0].POSITIONAL_OR_KEYWORD
+
+
+def test_reference_page_lists_every_name_and_signature() -> None:
+    """chapters/torch-names.md names every torch loss and its gradient as lossmod.<name>, and its
+    signature listings are the code's signatures (no copy that could drift)."""
+    page = (ROOT / "chapters" / "torch-names.md").read_text()
+    for name in TORCH_SIGNATURES:
+        assert f"`lossmod.{name}`" in page and f"`lossmod.{name}_grad`" in page, name
+        assert signature_listing(name) in page, name
 
 
 def test_short_names_are_aliases_not_copies() -> None:

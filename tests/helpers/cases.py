@@ -324,3 +324,25 @@ def central_differences(f: Any, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
         step[index] = h
         grad[index] = (float(f(x + step)) - float(f(x - step))) / (2 * h)
     return grad
+
+
+def signature_listing(name: str, width: int = 75) -> str:
+    """``lossmod.<name>``'s signature as chapters/torch-names.md lists it: parameters with their
+    defaults (strings in double quotes), wrapped at ``width`` columns, no annotations."""
+    import inspect
+    import textwrap
+
+    import lossmod
+
+    parts, star = [], False
+    for parameter in inspect.signature(getattr(lossmod, name)).parameters.values():
+        if parameter.kind == parameter.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        default = parameter.default
+        if default is parameter.empty:
+            parts.append(parameter.name)
+        else:
+            shown = f'"{default}"' if isinstance(default, str) else repr(default)
+            parts.append(f"{parameter.name}={shown}")
+    return textwrap.fill(f"{name}({', '.join(parts)})", width=width, subsequent_indent="    ")
