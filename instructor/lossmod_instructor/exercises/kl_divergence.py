@@ -10,41 +10,72 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 # -------------------------------------------------------------------------
-# kl-divergence-1: entropy along the last axis
+# kl-divergence-1: the entropy of a softmax, from the logits
 
 
-def entropy(p: ArrayLike) -> NDArray[np.float64]:
-    """Entropy H(p) = -sum_c p_c log p_c, in nats, along the last axis.
+def softmax_entropy(logits: ArrayLike) -> NDArray[np.float64]:
+    """Entropy H(softmax(z)), in nats, along the last axis of the logits.
 
-    Use the convention 0 log 0 = 0: an outcome of probability zero adds
-    nothing.
+    H(p) = -sum_c p_c log p_c with p = softmax(z) and the convention
+    0 log 0 = 0. Derive H in terms of the logits first: it must stay finite
+    and accurate for logits of any size, also where a probability
+    underflows to 0, without NaN and without a warning.
 
     Parameters
     ----------
-    p : array of shape (..., C)
-        Probability distributions over C outcomes (each slice along the
-        last axis sums to 1; entries may be exactly 0).
+    logits : array of shape (..., C)
+        Finite real scores, float32 or float64; classes on the last axis.
 
     Returns
     -------
-    array of shape (...): one entropy per distribution, each in [0, log C].
+    array of float64 of shape (...): one entropy per distribution, each in
+    [0, log C].
     """
-    p = np.asarray(p, dtype=float)
-    positive = p > 0
-    # log 1 = 0 where p = 0: the term vanishes
-    log_p = np.log(np.where(positive, p, 1.0))
-    return -np.sum(p * log_p, axis=-1)
+    z = np.asarray(logits, dtype=np.float64)
+    # shift by the largest logit: every exponent <= 0, the sum >= 1
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = np.sum(e, axis=-1, keepdims=True)
+    p = e / total
+    # log p_c = shifted_c - log(total), so
+    # H = log(total) - sum_c p_c shifted_c; an underflowed p_c adds 0
+    entropy = np.log(total[..., 0]) - np.sum(p * shifted, axis=-1)
+    return np.maximum(entropy, 0.0)  # never below 0 by rounding
 
 
-def _scipy_entropy(p: ArrayLike) -> NDArray[np.float64]:
-    """scipy.stats.entropy along the last axis: the oracle."""
+def _scipy_softmax_entropy(logits: ArrayLike) -> NDArray[np.float64]:
+    """scipy.stats.entropy of scipy.special.softmax along the last axis:
+    the oracle."""
+    from scipy.special import softmax  # type: ignore[import-untyped]
     from scipy.stats import (  # type: ignore[import-untyped]
         entropy as scipy_entropy,
     )
 
-    return np.asarray(
-        scipy_entropy(np.asarray(p, dtype=float), axis=-1),
-        dtype=np.float64,
+    p = softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    return np.asarray(scipy_entropy(p, axis=-1), dtype=np.float64)
+
+
+def _hidden_softmax_entropy_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
+    return (
+        Case("random logits, 4 x 8", (2.0 * rng.normal(size=(4, 8)),)),
+        Case("logits around +1e3", (1e3 + rng.normal(size=(3, 5)),)),
+        Case("logits around -1e3", (-1e3 + rng.normal(size=(3, 5)),)),
+        Case(
+            "logits of size 1e4, both signs",
+            (1e4 * rng.normal(size=(3, 6)),),
+        ),
+        Case(
+            "float32 logits of size 1e4",
+            ((1e4 * rng.normal(size=(3, 4))).astype(np.float32),),
+        ),
+        Case("1000 classes", (3.0 * rng.normal(size=(2, 1000)),)),
+        Case(
+            "peaked: one logit 30 above the rest",
+            (np.array([[30.0, 0.0, 0.0, 0.0], [0.0, 0.0, -30.0, 0.0]]),),
+        ),
+        Case("a batch of shape (2, 3, 5)", (rng.normal(size=(2, 3, 5)),)),
     )
 
 
@@ -65,24 +96,6 @@ def _with_zeros(
     p = _dirichlet(rng, shape, 1.0)
     p[..., 1:] *= rng.random(p[..., 1:].shape) < 0.5
     return p / p.sum(axis=-1, keepdims=True)
-
-
-def _hidden_entropy_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    one_hot = np.eye(7)[rng.integers(0, 7, size=5)]
-    return (
-        Case("zeros in p", (_with_zeros(rng, (6, 8)),)),
-        Case("one-hot rows (entropy 0)", (one_hot,)),
-        Case("1000 classes", (_dirichlet(rng, (3, 1000), 0.5),)),
-        Case("uniform over 10^4 outcomes", (np.full(10_000, 1e-4),)),
-        Case(
-            "peaked: entries near 1e-300",
-            (np.array([1.0 - 2e-300, 1e-300, 1e-300]),),
-        ),
-        Case(
-            "a batch of shape (2, 3, 5)",
-            (_dirichlet(rng, (2, 3, 5), 2.0),),
-        ),
-    )
 
 
 # -------------------------------------------------------------------------
@@ -359,37 +372,47 @@ def _hidden_moment_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 EXERCISES = (
     Exercise(
         id="kl-divergence-1",
-        task="entropy along the last axis, with 0 log 0 = 0",
-        solution=entropy,
+        task="the entropy of softmax(z), from the logits",
+        solution=softmax_entropy,
         cases=(
-            Case("a fair coin", (np.array([0.5, 0.5]),)),
             Case(
-                "a zero in p",
-                (
-                    np.array(
-                        [[0.5, 0.25, 0.25, 0.0], [0.1, 0.2, 0.3, 0.4]]
-                    ),
-                ),
+                "small logits; equal logits give log C",
+                (np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]]),),
             ),
-            Case("certain outcome", (np.array([0.0, 1.0, 0.0]),)),
-            # "p : array of shape (..., C)"
             Case(
-                "a batch of shape (2, 2, 2)",
-                (
-                    np.array(
-                        [
-                            [[0.5, 0.5], [1.0, 0.0]],
-                            [[0.25, 0.75], [0.9, 0.1]],
-                        ]
-                    ),
-                ),
+                "logits 1000, 999, 998 (exp overflows)",
+                (np.array([1000.0, 999.0, 998.0]),),
+            ),
+            # the convention 0 log 0 = 0, met through underflow
+            Case(
+                "a probability that underflows to 0",
+                (np.array([[0.0, -1000.0, 5.0]]),),
+            ),
+            Case(
+                "one logit 1e4 above the others: entropy 0",
+                (np.array([[1e4, 0.0, 0.0], [0.0, 0.0, 0.0]]),),
+            ),
+            Case(
+                "float32 logits near 100",
+                (np.array([[100.0, 99.0, 97.0]], np.float32),),
+            ),
+            Case(
+                "a batch of shape (2, 2, 3)",
+                (np.arange(12.0).reshape(2, 2, 3) / 2.0 - 3.0,),
             ),
         ),
-        oracle=_scipy_entropy,
-        hidden=_hidden_entropy_cases,
+        oracle=_scipy_softmax_entropy,
+        hidden=_hidden_softmax_entropy_cases,
         rtol=1e-9,
         atol=1e-12,
-        reimplements=("xlogy", "kl_divergence", "kl_div"),
+        reimplements=(
+            "xlogy",
+            "softmax",
+            "log_softmax",
+            "logsumexp",
+            "kl_divergence",
+            "kl_div",
+        ),
     ),
     Exercise(
         id="kl-divergence-2",
