@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from lossmod_instructor.exercises import Case, Exercise
 
-# --- training-1: one gradient-descent step for linear regression ---------
+# --- training-1: one gradient-descent step for weighted least squares --
 
 
 def sgd_step(
@@ -18,8 +18,17 @@ def sgd_step(
     target: ArrayLike,
     theta: ArrayLike,
     learning_rate: float,
+    weights: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
-    """One gradient-descent step on mean((design @ theta - target)^2).
+    """One gradient-descent step on the weighted mean squared error.
+
+    The cost is
+
+        L(theta) = sum_i s_i (design[i] @ theta - target[i])^2 / sum_i s_i
+
+    with s = weights (all ones when weights is None: the plain mean).
+    Derive its gradient with respect to theta in matrix form, then step
+    against it.
 
     Parameters
     ----------
@@ -30,16 +39,23 @@ def sgd_step(
         The current parameters.
     learning_rate : float
         The step size eta > 0.
+    weights : array of shape (n,), optional
+        The example weights s_i >= 0, not all zero; None means all ones.
 
     Returns
     -------
-    array of shape (d,):
-    theta - eta * (2 / n) design^T (design @ theta - target).
+    array of shape (d,): theta - eta * (the gradient of L at theta).
     """
     design = np.asarray(design, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     theta = np.asarray(theta, dtype=np.float64)
-    gradient = 2.0 / len(target) * design.T @ (design @ theta - target)
+    s = (
+        np.ones(len(target))
+        if weights is None
+        else np.asarray(weights, dtype=np.float64)
+    )
+    residual = design @ theta - target
+    gradient = 2.0 * design.T @ (s * residual) / s.sum()
     return theta - learning_rate * gradient
 
 
@@ -48,17 +64,22 @@ def _sgd_step_oracle(
     target: ArrayLike,
     theta: ArrayLike,
     learning_rate: float,
+    weights: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
-    """lossmod.optim.SGD with the central-difference gradient of
-    lossmod.mse."""
+    """lossmod.optim.SGD with the central-difference gradient of the
+    weighted mean of lossmod.mse's per-example terms."""
     design, target = (
         np.asarray(design, dtype=float),
         np.asarray(target, dtype=float),
     )
+    s = np.ones(len(target)) if weights is None else np.asarray(weights)
+
+    def cost(t: NDArray[np.float64]) -> float:
+        terms = lossmod.mse(design @ t, target, reduction="none")
+        return float(np.sum(s * terms) / np.sum(s))
+
     params = np.array(theta, dtype=float)
-    gradient = lossmod.numerical_gradient(
-        lambda t: lossmod.mse(design @ t, target), params
-    )
+    gradient = lossmod.numerical_gradient(cost, params)
     optim.SGD(lr=learning_rate).step([params], [gradient])
     return params
 
@@ -81,6 +102,26 @@ def _sgd_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
                 design @ [1.0, 2.0, 3.0, 4.0],
                 np.array([1.0, 2.0, 3.0, 4.0]),
                 0.3,
+            ),
+        ),
+        Case(
+            "30 examples, random weights",
+            (
+                design,
+                rng.normal(size=30),
+                rng.normal(size=4),
+                0.05,
+                rng.random(30),
+            ),
+        ),
+        Case(
+            "weights of 1e6 and 1e-6",
+            (
+                design,
+                rng.normal(size=30),
+                np.zeros(4),
+                0.1,
+                np.where(np.arange(30) < 15, 1e6, 1e-6),
             ),
         ),
         Case(
@@ -335,7 +376,7 @@ _GRAD_OUT = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, -1.0, 3.0]])
 EXERCISES = (
     Exercise(
         id="training-1",
-        task="one gradient-descent step for linear regression with MSE",
+        task="one gradient-descent step for weighted least squares",
         solution=sgd_step,
         cases=(
             Case(
@@ -358,6 +399,37 @@ EXERCISES = (
                     np.array([1.0, 2.0]),
                     np.array([3.0]),
                     0.5,
+                ),
+            ),
+            # weights that do not sum to n: divide by their sum, not by n
+            Case(
+                "weights 1, 2, 3",
+                (
+                    _DESIGN,
+                    np.array([3.0, 5.0, 7.0]),
+                    np.zeros(2),
+                    0.1,
+                    np.array([1.0, 2.0, 3.0]),
+                ),
+            ),
+            Case(
+                "a zero weight drops the last example",
+                (
+                    _DESIGN,
+                    np.array([3.0, 5.0, 0.0]),
+                    np.zeros(2),
+                    0.1,
+                    np.array([1.0, 1.0, 0.0]),
+                ),
+            ),
+            Case(
+                "equal weights of 10: the plain mean",
+                (
+                    _DESIGN,
+                    np.array([3.0, 5.0, 7.0]),
+                    np.zeros(2),
+                    0.1,
+                    np.full(3, 10.0),
                 ),
             ),
         ),
@@ -486,7 +558,8 @@ EXERCISES = (
 
 WRITTEN = {
     "training-5": (
-        "the Hessian of logistic regression, and when no minimiser exists"
+        "when the logistic-regression Hessian is positive definite, and "
+        "when no minimiser exists"
     ),
 }
 """The written exercises (derivations, explorations): one-line tasks."""
