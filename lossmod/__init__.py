@@ -16,6 +16,14 @@ from lossmod.calibration import (
     fit_temperature,
     reliability_curve,
 )
+from lossmod.class_margin import (
+    multi_margin_loss,
+    multi_margin_loss_grad,
+    multilabel_margin_loss,
+    multilabel_margin_loss_grad,
+    multilabel_soft_margin_loss,
+    multilabel_soft_margin_loss_grad,
+)
 from lossmod.classification import (
     bce,
     bce_grad,
@@ -71,12 +79,6 @@ from lossmod.margin import (
     hinge_embedding_loss_grad,
     margin_ranking_loss,
     margin_ranking_loss_grad,
-    multi_margin_loss,
-    multi_margin_loss_grad,
-    multilabel_margin_loss,
-    multilabel_margin_loss_grad,
-    multilabel_soft_margin_loss,
-    multilabel_soft_margin_loss_grad,
     soft_margin_loss,
     soft_margin_loss_grad,
 )

@@ -279,3 +279,16 @@ def finish(
             out_dtype, copy=False
         )
     return value, grad
+
+
+def finish_both(
+    losses: FloatArray,
+    slopes: FloatArray,
+    reduction: str,
+    denominator: float,
+    out_dtype: np.dtype[Any],
+) -> tuple[LossValue, FloatArray]:
+    """:func:`finish` of both the losses and the slopes."""
+    value, grad = finish(losses, slopes, reduction, denominator, out_dtype)
+    assert value is not None and grad is not None
+    return value, grad

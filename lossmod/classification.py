@@ -32,7 +32,7 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     check_weight,
-    finish,
+    finish_both,
     legacy_reduction,
     mean_scale,
     result_dtype,
@@ -867,7 +867,7 @@ def _binary_cross_entropy_parts(
     target: ArrayLike,
     weight: ArrayLike | None,
     reduction: str,
-) -> tuple[LossValue | None, FloatArray | None]:
+) -> tuple[LossValue, FloatArray]:
     p, y, w, out_dtype = _bce_args(probs, target, weight, reduction)
     with np.errstate(divide="ignore"):
         # torch clamps each log at -100 (before multiplying by its
@@ -878,7 +878,7 @@ def _binary_cross_entropy_parts(
     # torch's backward: w (p - y) / max(p (1 - p), 1e-12), which is
     # w [(1 - y) / (1 - p) - y / p] inside (0, 1) and finite at 0 and 1.
     slopes = w * (p - y) / np.maximum(p * (1 - p), _BCE_EPSILON)
-    return finish(losses, slopes, reduction, float(p.size), out_dtype)
+    return finish_both(losses, slopes, reduction, float(p.size), out_dtype)
 
 
 def binary_cross_entropy(
@@ -926,7 +926,7 @@ def binary_cross_entropy(
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     value = _binary_cross_entropy_parts(probs, target, weight, reduction)
-    return value[0]  # type: ignore[return-value]
+    return value[0]
 
 
 def binary_cross_entropy_grad(
@@ -941,7 +941,7 @@ def binary_cross_entropy_grad(
     w (p - y) / max(p (1 - p), 1e-12), / n for "mean"."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _binary_cross_entropy_parts(probs, target, weight, reduction)
-    return parts[1]  # type: ignore[return-value]
+    return parts[1]
 
 
 def _binary_cross_entropy_value_and_grad(
@@ -954,7 +954,7 @@ def _binary_cross_entropy_value_and_grad(
 ) -> tuple[LossValue, FloatArray]:
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _binary_cross_entropy_parts(probs, target, weight, reduction)
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 # --- Negative log-likelihood of log-probabilities ------------------------
@@ -966,7 +966,7 @@ def _nll_parts(
     weight: ArrayLike | None,
     ignore_index: int,
     reduction: str,
-) -> tuple[LossValue | None, FloatArray | None]:
+) -> tuple[LossValue, FloatArray]:
     check_reduction(reduction)
     labels_in = np.asarray(target)
     if labels_in.dtype.kind not in "iu":
@@ -1015,7 +1015,7 @@ def _nll_parts(
         losses = np.where(w_y == 0, 0.0, 0.0 - w_y * picked)
     slopes = np.zeros_like(x)
     slopes[rows, index] = -w_y
-    value, grad = finish(
+    value, grad = finish_both(
         losses, slopes, reduction, float(w_y.sum()), out_dtype
     )
     if reduction == "none":
@@ -1073,7 +1073,7 @@ def nll_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _nll_parts(input, target, weight, ignore_index, reduction)
-    return parts[0]  # type: ignore[return-value]
+    return parts[0]
 
 
 def nll_loss_grad(
@@ -1089,7 +1089,7 @@ def nll_loss_grad(
     -w_{y_i} at each target entry, 0 elsewhere, / sum w for "mean"."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _nll_parts(input, target, weight, ignore_index, reduction)
-    return parts[1]  # type: ignore[return-value]
+    return parts[1]
 
 
 def _nll_loss_value_and_grad(
@@ -1103,4 +1103,4 @@ def _nll_loss_value_and_grad(
 ) -> tuple[LossValue, FloatArray]:
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _nll_parts(input, target, weight, ignore_index, reduction)
-    return parts  # type: ignore[return-value]
+    return parts

@@ -23,7 +23,7 @@ from lossmod._checks import (
     as_float,
     check_reduction,
     check_same_shape,
-    finish,
+    finish_both,
     legacy_reduction,
 )
 
@@ -36,7 +36,7 @@ __all__ = [
     "triplet_margin_with_distance_loss_grad",
 ]
 
-Parts = tuple[LossValue | None, FloatArray | None]
+Parts = tuple[LossValue, FloatArray]
 Distance = Callable[[Any, Any], Any]
 _COSINE_EPSILON = 1e-12
 
@@ -50,13 +50,13 @@ def _vectors(
     ]
     out_dtype = as_float(names[0], arrays[0])[1]
     first = values[0]
+    for name, other in zip(names[1:], values[1:], strict=True):
+        check_same_shape(names[0], first, name, other)
     if first.ndim not in (1, 2):
         raise ValueError(
             f"{names[0]} must have shape (D,) or (N, D); "
             f"got shape {first.shape}"
         )
-    for name, other in zip(names[1:], values[1:], strict=True):
-        check_same_shape(names[0], first, name, other)
     rows = [v.reshape(-1, first.shape[-1]) for v in values]
     return rows, out_dtype, first.ndim == 1
 
@@ -83,9 +83,9 @@ def _unbatch(parts: Parts, unbatched: bool, reduction: str) -> Parts:
     value, grad = parts
     if not unbatched:
         return parts
-    if reduction == "none" and value is not None:
+    if reduction == "none":
         value = value[0]  # type: ignore[index]
-    return value, grad[0] if grad is not None else None
+    return value, grad[0]
 
 
 # --- cosine_embedding_loss -----------------------------------------------
@@ -115,7 +115,9 @@ def _cosine_parts(
     d_cos = x2 / root[:, None] - (cos / a)[:, None] * x1
     sign = np.where(y == 1, -1.0, push * 1.0)
     slopes = sign[:, None] * d_cos
-    parts = finish(losses, slopes, reduction, float(len(x1)), out_dtype)
+    parts = finish_both(
+        losses, slopes, reduction, float(len(x1)), out_dtype
+    )
     return _unbatch(parts, unbatched, reduction)
 
 
@@ -167,7 +169,7 @@ def cosine_embedding_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _cosine_parts(input1, input2, target, margin, reduction)
-    return parts[0]  # type: ignore[return-value]
+    return parts[0]
 
 
 def cosine_embedding_loss_grad(
@@ -183,7 +185,7 @@ def cosine_embedding_loss_grad(
     ``input1``, shape of ``input1``."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _cosine_parts(input1, input2, target, margin, reduction)
-    return parts[1]  # type: ignore[return-value]
+    return parts[1]
 
 
 def _cosine_embedding_loss_value_and_grad(
@@ -197,7 +199,7 @@ def _cosine_embedding_loss_value_and_grad(
 ) -> tuple[LossValue, FloatArray]:
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _cosine_parts(input1, input2, target, margin, reduction)
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 # --- Triplet losses ------------------------------------------------------
@@ -250,7 +252,9 @@ def _triplet_parts(
     h = margin + d_pos - d_neg
     losses = np.maximum(h, 0.0)
     slopes = (h > 0)[:, None] * (g_pos - g_neg)
-    parts = finish(losses, slopes, reduction, float(len(a)), out_dtype)
+    parts = finish_both(
+        losses, slopes, reduction, float(len(a)), out_dtype
+    )
     return _unbatch(parts, unbatched, reduction)
 
 
@@ -315,10 +319,15 @@ def triplet_margin_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _triplet_parts(
-        anchor, positive, negative, _p_norm(p, eps), margin, swap,
+        anchor,
+        positive,
+        negative,
+        _p_norm(p, eps),
+        margin,
+        swap,
         reduction,
-    )  # fmt: skip
-    return parts[0]  # type: ignore[return-value]
+    )
+    return parts[0]
 
 
 def triplet_margin_loss_grad(
@@ -337,10 +346,15 @@ def triplet_margin_loss_grad(
     ``anchor``, shape of ``anchor``."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _triplet_parts(
-        anchor, positive, negative, _p_norm(p, eps), margin, swap,
+        anchor,
+        positive,
+        negative,
+        _p_norm(p, eps),
+        margin,
+        swap,
         reduction,
-    )  # fmt: skip
-    return parts[1]  # type: ignore[return-value]
+    )
+    return parts[1]
 
 
 def _triplet_margin_loss_value_and_grad(
@@ -357,10 +371,15 @@ def _triplet_margin_loss_value_and_grad(
 ) -> tuple[LossValue, FloatArray]:
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _triplet_parts(
-        anchor, positive, negative, _p_norm(p, eps), margin, swap,
+        anchor,
+        positive,
+        negative,
+        _p_norm(p, eps),
+        margin,
+        swap,
         reduction,
-    )  # fmt: skip
-    return parts  # type: ignore[return-value]
+    )
+    return parts
 
 
 def _custom_distance(
@@ -451,11 +470,15 @@ def triplet_margin_with_distance_loss(
     """
     _check_margin(margin)
     parts = _triplet_parts(
-        anchor, positive, negative,
+        anchor,
+        positive,
+        negative,
         _custom_distance(distance_function, need_grad=False),
-        margin, swap, reduction,
-    )  # fmt: skip
-    return parts[0]  # type: ignore[return-value]
+        margin,
+        swap,
+        reduction,
+    )
+    return parts[0]
 
 
 def triplet_margin_with_distance_loss_grad(
@@ -473,11 +496,15 @@ def triplet_margin_with_distance_loss_grad(
     distance)."""
     _check_margin(margin)
     parts = _triplet_parts(
-        anchor, positive, negative,
+        anchor,
+        positive,
+        negative,
         _custom_distance(distance_function, need_grad=True),
-        margin, swap, reduction,
-    )  # fmt: skip
-    return parts[1]  # type: ignore[return-value]
+        margin,
+        swap,
+        reduction,
+    )
+    return parts[1]
 
 
 def _triplet_margin_with_distance_loss_value_and_grad(
@@ -492,8 +519,12 @@ def _triplet_margin_with_distance_loss_value_and_grad(
 ) -> tuple[LossValue, FloatArray]:
     _check_margin(margin)
     parts = _triplet_parts(
-        anchor, positive, negative,
+        anchor,
+        positive,
+        negative,
         _custom_distance(distance_function, need_grad=True),
-        margin, swap, reduction,
-    )  # fmt: skip
-    return parts  # type: ignore[return-value]
+        margin,
+        swap,
+        reduction,
+    )
+    return parts

@@ -23,7 +23,7 @@ from lossmod._checks import (
     as_float,
     check_reduction,
     check_same_shape,
-    finish,
+    finish_both,
     legacy_reduction,
 )
 
@@ -34,7 +34,7 @@ __all__ = [
     "poisson_nll_loss_grad",
 ]
 
-Parts = tuple[LossValue | None, FloatArray | None]
+Parts = tuple[LossValue, FloatArray]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -86,7 +86,7 @@ def _poisson_parts(
             # for t > 1 only (torch's mask): 0 for t in {0, 1}.
             stirling = t * np.log(t) - t + 0.5 * np.log(2 * math.pi * t)
             losses = losses + np.where(t > 1, stirling, 0.0)
-    return finish(losses, slopes, reduction, float(x.size), out_dtype)
+    return finish_both(losses, slopes, reduction, float(x.size), out_dtype)
 
 
 def poisson_nll_loss(
@@ -140,7 +140,7 @@ def poisson_nll_loss(
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _poisson_parts(input, target, log_input, full, eps, reduction)
-    return parts[0]  # type: ignore[return-value]
+    return parts[0]
 
 
 def poisson_nll_loss_grad(
@@ -157,7 +157,7 @@ def poisson_nll_loss_grad(
     exp(x) - t (log_input) or 1 - t / (x + eps), / n for "mean"."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _poisson_parts(input, target, log_input, full, eps, reduction)
-    return parts[1]  # type: ignore[return-value]
+    return parts[1]
 
 
 def _poisson_nll_loss_value_and_grad(
@@ -172,7 +172,7 @@ def _poisson_nll_loss_value_and_grad(
 ) -> tuple[LossValue, FloatArray]:
     reduction = legacy_reduction(size_average, reduce, reduction)
     parts = _poisson_parts(input, target, log_input, full, eps, reduction)
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 # --- Gaussian with a predicted variance ----------------------------------
@@ -225,7 +225,7 @@ def _gaussian_parts(
     if full:
         losses = losses + _HALF_LOG_2PI
     slopes = np.broadcast_to(r / v, x.shape).copy()
-    return finish(
+    return finish_both(
         np.broadcast_to(losses, x.shape).copy(),
         slopes,
         reduction,
@@ -280,7 +280,7 @@ def gaussian_nll_loss(
     of the target probability distribution".
     """
     parts = _gaussian_parts(input, target, var, full, eps, reduction)
-    return parts[0]  # type: ignore[return-value]
+    return parts[0]
 
 
 def gaussian_nll_loss_grad(
@@ -294,7 +294,7 @@ def gaussian_nll_loss_grad(
     """Gradient of :func:`gaussian_nll_loss` with respect to ``input``:
     (x - target) / max(var, eps), / n for "mean"."""
     parts = _gaussian_parts(input, target, var, full, eps, reduction)
-    return parts[1]  # type: ignore[return-value]
+    return parts[1]
 
 
 def _gaussian_nll_loss_value_and_grad(
@@ -306,4 +306,4 @@ def _gaussian_nll_loss_value_and_grad(
     reduction: Reduction = "mean",
 ) -> tuple[LossValue, FloatArray]:
     parts = _gaussian_parts(input, target, var, full, eps, reduction)
-    return parts  # type: ignore[return-value]
+    return parts

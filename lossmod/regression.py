@@ -33,7 +33,7 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     check_weight,
-    finish,
+    finish_both,
     legacy_reduction,
     mean_scale,
 )
@@ -151,7 +151,7 @@ def _weighted(
     )
     assert losses is not None and slopes is not None
     count = float(w.sum()) if mean_over_weights else float(p.size)
-    value, grad = finish(
+    value, grad = finish_both(
         w * losses, w * slopes, reduction, count, out_dtype
     )
     assert value is not None and grad is not None
