@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -58,8 +60,9 @@ def mean_absolute_error_subgradient(
 
     Returns
     -------
-    array of the shape of pred: sign(pred - target) / n for "mean",
-    sign(pred - target) otherwise; 0 where pred == target (as PyTorch).
+    array of the shape of pred: the derivative of the reduced loss with
+    respect to each element of pred where pred != target, and 0 where
+    pred == target (as PyTorch).
     """
     residual = np.asarray(pred, dtype=np.float64) - np.asarray(
         target, dtype=np.float64
@@ -73,10 +76,11 @@ def mean_absolute_error_subgradient(
     )
 
 
-def pinball_loss(
+def pinball_subgradient(
     pred: ArrayLike, target: ArrayLike, quantile: float
-) -> float:
-    """Mean pinball (quantile) loss of pred against target at level q.
+) -> NDArray[np.float64]:
+    """A subgradient, with respect to pred, of the mean pinball loss of
+    pred against target at level q (residual r_i = target_i - pred_i).
 
     Parameters
     ----------
@@ -86,18 +90,45 @@ def pinball_loss(
 
     Returns
     -------
-    float: the mean over i of, with r_i = target_i - pred_i,
-        q * r_i          if r_i >= 0 (under-prediction),
-        (q - 1) * r_i    if r_i < 0 (over-prediction).
+    array of shape (n,): the derivative of the mean loss with respect to
+    pred_i where pred_i != target_i, and 0 where pred_i == target_i.
     """
     residual = np.asarray(target, dtype=np.float64) - np.asarray(
         pred, dtype=np.float64
     )
-    return float(
-        np.mean(
-            np.maximum(quantile * residual, (quantile - 1.0) * residual)
-        )
+    # Under-prediction (r > 0): the loss is q r = q (y - pred), slope -q.
+    # Over-prediction (r < 0): it is (q - 1) r, slope 1 - q. At r = 0 the
+    # subdifferential is [-q, 1 - q], which contains 0.
+    slope = np.where(
+        residual > 0,
+        -quantile,
+        np.where(residual < 0, 1.0 - quantile, 0.0),
     )
+    return slope / residual.size
+
+
+def lad_shift(epsilon: float, scale: float) -> float:
+    """The median of Laplace noise in which a fraction epsilon are gross
+    errors above every clean value: where LAD's best constant lands.
+
+    Parameters
+    ----------
+    epsilon : float, 0 <= epsilon < 1/2
+        The fraction of gross errors, all larger than any clean value.
+    scale : float, > 0
+        The scale b of the clean noise, Laplace with location 0.
+
+    Returns
+    -------
+    float >= 0: the point c with probability 1/2 below it under the
+    mixture; 0 when epsilon is 0. Relative error below 1e-9, also for
+    epsilon as small as 1e-300.
+    """
+    # (1 - eps) F(c) = 1/2 with F(c) = 1 - exp(-c / b) / 2 for c >= 0
+    # gives c = b log((1 - eps) / (1 - 2 eps)), which is
+    # b log1p(eps / (1 - 2 eps)): log1p keeps the digits that
+    # log(1 + tiny) would round away.
+    return float(scale * np.log1p(epsilon / (1.0 - 2.0 * epsilon)))
 
 
 def best_constant_pinball(target: ArrayLike, quantile: float) -> float:
@@ -126,16 +157,41 @@ def best_constant_pinball(target: ArrayLike, quantile: float) -> float:
 # Oracles: independent computations of the same results
 
 
-def _sklearn_pinball(
+def _sklearn_pinball_slope(
     pred: ArrayLike, target: ArrayLike, quantile: float
-) -> float:
-    """sklearn.metrics.mean_pinball_loss (true values first, level named
-    alpha)."""
+) -> NDArray[np.float64]:
+    """Central differences of sklearn.metrics.mean_pinball_loss (true
+    values first, level named alpha), with 0 where a residual is exactly 0
+    (the convention; the cases keep other residuals far from 0)."""
     from sklearn.metrics import (  # type: ignore[import-untyped]
         mean_pinball_loss,
     )
 
-    return float(mean_pinball_loss(target, pred, alpha=quantile))
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    numeric = lossmod.numerical_gradient(
+        lambda p: float(mean_pinball_loss(target, p, alpha=quantile)), pred
+    )
+    return np.where(pred == target, 0.0, numeric)
+
+
+def _mixture_median(epsilon: float, scale: float) -> float:
+    """The root u of (1 - eps) F(u) = 1/2, F the distribution function of
+    the Laplace distribution with scale 1, found by mpmath with enough
+    digits to resolve 1 - eps; times the scale."""
+    import mpmath  # type: ignore[import-untyped]
+
+    if epsilon == 0:
+        return 0.0
+    digits = 60 + max(0, int(-np.log10(epsilon)))
+    with mpmath.workdps(digits):
+        eps, half = mpmath.mpf(epsilon), mpmath.mpf(1) / 2
+
+        def excess(u: Any) -> Any:
+            return (1 - eps) * (1 - mpmath.exp(-u) / 2) - half
+
+        root = mpmath.findroot(excess, (mpmath.mpf(0), 40), "illinois")
+        return float(root * mpmath.mpf(scale))
 
 
 def _numpy_quantile(target: ArrayLike, quantile: float) -> float:
@@ -196,15 +252,35 @@ def _hidden_subgradient_cases(
 
 
 def _hidden_pinball_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    pred, target = rng.normal(size=(2, 60))
+    target = rng.normal(size=60)
+    # residuals at least 0.1 from zero, of both signs
+    pred = target + rng.choice([-1.0, 1.0], 60) * rng.uniform(0.1, 2.0, 60)
+    half_exact = np.where(np.arange(60) % 3 == 0, target, pred)
     return (
         Case("60 values, q = 0.9", (pred, target, 0.9)),
         Case("60 values, q = 0.5", (pred, target, 0.5)),
         Case("60 values, q = 0.01", (pred, target, 0.01)),
         Case(
-            "huge values, q = 0.99", (1e200 * pred, 1e200 * target, 0.99)
+            "a third of the residuals zero, q = 0.7",
+            (half_exact, target, 0.7),
         ),
         Case("perfect prediction", (target, target.copy(), 0.3)),
+    )
+
+
+def _hidden_shift_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    return (
+        Case(
+            "a random epsilon and scale",
+            (
+                float(rng.uniform(0.01, 0.45)),
+                float(rng.uniform(0.5, 80.0)),
+            ),
+        ),
+        Case("epsilon = 1e-300", (1e-300, 3.0)),
+        Case("epsilon = 0.4999", (0.4999, 1.0)),
+        Case("a tiny scale", (0.3, 1e-200)),
+        Case("epsilon = 0", (0.0, 7.0)),
     )
 
 
@@ -288,17 +364,22 @@ EXERCISES = (
     ),
     Exercise(
         id="mae-3",
-        task="the pinball (quantile) loss",
-        solution=pinball_loss,
+        task="a subgradient of the pinball (quantile) loss",
+        solution=pinball_subgradient,
         cases=(
             Case("four values, q = 0.9", (_PRED, _TARGET, 0.9)),
             Case("four values, q = 0.1", (_PRED, _TARGET, 0.1)),
             Case("four values, q = 0.5", (_PRED, _TARGET, 0.5)),
+            # pred equal to the target where both are 2.0
+            Case(
+                "a zero residual, q = 0.3",
+                (_TIED, np.array([3.0, 2.0, 1.0, 5.0]), 0.3),
+            ),
         ),
-        oracle=_sklearn_pinball,
+        oracle=_sklearn_pinball_slope,
         hidden=_hidden_pinball_cases,
-        rtol=1e-10,
-        atol=1e-12,
+        rtol=1e-6,
+        atol=1e-9,
     ),
     Exercise(
         id="mae-4",
@@ -316,6 +397,23 @@ EXERCISES = (
         oracle=_numpy_quantile,
         hidden=_hidden_best_constant_cases,
         rtol=0.0,
+        atol=0.0,
+    ),
+    Exercise(
+        id="mae-6",
+        task="the median of Laplace noise with one-sided gross errors",
+        solution=lad_shift,
+        cases=(
+            Case("no contamination", (0.0, 1.0)),
+            Case("epsilon = 0.2, scale 1", (0.2, 1.0)),
+            Case("epsilon = 0.2, scale 40", (0.2, 40.0)),
+            Case("epsilon = 0.45", (0.45, 1.0)),
+            # log(1 + x) for x = 1e-12 keeps only 4 correct digits
+            Case("epsilon = 1e-12", (1e-12, 2.0)),
+        ),
+        oracle=_mixture_median,
+        hidden=_hidden_shift_cases,
+        rtol=1e-9,
         atol=0.0,
     ),
 )
