@@ -112,6 +112,45 @@ def huber_gaussian_efficiency(delta: float) -> float:
     return inside**2 / mean_square_psi
 
 
+def huber_location(target: ArrayLike, delta: float) -> float:
+    """Huber's estimate of a location: the mu minimising the mean Huber
+    loss of the constant prediction mu against target.
+
+    Parameters
+    ----------
+    target : array of shape (n,), n >= 1
+    delta : float, > 0
+        The threshold, in the units of target. In every check the
+        minimiser is unique.
+
+    Returns
+    -------
+    float: the minimiser, to a relative error below 1e-10.
+    """
+    values = np.sort(np.asarray(target, dtype=np.float64))
+
+    def pull(mu: float) -> float:
+        # minus the derivative of the summed loss: sum of clip(y - mu)
+        return float(np.sum(np.clip(values - mu, -delta, delta)))
+
+    # pull(mu) falls from n delta to -n delta and is linear between the
+    # breakpoints y_i -+ delta: find the piece where it changes sign.
+    knots = np.unique(np.concatenate([values - delta, values + delta]))
+    pulls = np.array([pull(k) for k in knots])
+    last = int(np.nonzero(pulls >= 0)[0].max())
+    if pulls[last] == 0 or last == len(knots) - 1:
+        return float(knots[last])
+    # On that piece the examples with |y_i - mu| < delta pull with
+    # y_i - mu and the others with +-delta: solve the linear equation.
+    middle = 0.5 * (knots[last] + knots[last + 1])
+    inside = np.abs(values - middle) < delta
+    above = np.sum(values - middle >= delta)
+    below = np.sum(values - middle <= -delta)
+    return float(
+        (np.sum(values[inside]) + delta * (above - below)) / inside.sum()
+    )
+
+
 # -------------------------------------------------------------------------
 # Oracles: independent computations of the same results
 
@@ -139,6 +178,27 @@ def _integrated_efficiency(delta: float) -> float:
         lambda z: psi(z) ** 2, epsabs=1e-14, epsrel=1e-12
     )
     return float(slope**2 / square)
+
+
+def _brentq_location(target: ArrayLike, delta: float) -> float:
+    """scipy's brentq on the derivative of lossmod.huber's mean over the
+    constant mu, bracketed by the smallest and largest target."""
+    from scipy import optimize
+
+    values = np.asarray(target, dtype=np.float64)
+
+    def slope(mu: float) -> float:
+        prediction = np.full_like(values, mu)
+        return float(
+            np.sum(lossmod.huber_grad(prediction, values, delta=delta))
+        )
+
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        return low
+    return float(
+        optimize.brentq(slope, low, high, xtol=1e-300, rtol=1e-15)
+    )
 
 
 # -------------------------------------------------------------------------
@@ -187,6 +247,20 @@ def _hidden_efficiency_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case("delta = 0.5", (0.5,)),
         Case("delta = 5 (near the mean's 1)", (5.0,)),
         Case("a random delta", (float(rng.uniform(0.2, 3.0)),)),
+    )
+
+
+def _hidden_location_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    clean = rng.normal(size=101)
+    dirty = clean.copy()
+    dirty[:6] += 50.0
+    return (
+        Case("101 values, 6 gross errors, delta = 1.345", (dirty, 1.345)),
+        Case("delta huge: the mean", (clean, 1e3)),
+        Case("delta tiny, n odd: near the median", (dirty, 1e-3)),
+        Case("values near 1e6", (1e6 + dirty, 1.345)),
+        Case("two values", (np.array([0.0, 10.0]), 6.0)),
+        Case("scaled by 1e-8", (1e-8 * dirty, 1.345e-8)),
     )
 
 
@@ -286,6 +360,31 @@ EXERCISES = (
         hidden=_hidden_efficiency_cases,
         rtol=1e-8,
         atol=1e-12,
+    ),
+    Exercise(
+        id="huber-6",
+        task="Huber's estimate of a location, exactly",
+        solution=huber_location,
+        cases=(
+            Case(
+                "seven values, delta = 3",
+                (np.array([4.0, -1.0, 7.5, 0.5, 3.0, 10.0, 2.0]), 3.0),
+            ),
+            # one wild value: it pulls with delta, not with its distance
+            Case(
+                "an outlier at 1000, delta = 2",
+                (np.array([1.0, 2.0, 2.5, 3.0, 1000.0]), 2.0),
+            ),
+            Case(
+                "delta above every distance: the mean",
+                (np.array([1.0, 2.0, 6.0]), 10.0),
+            ),
+            Case("one value", (np.array([3.5]), 0.5)),
+        ),
+        oracle=_brentq_location,
+        hidden=_hidden_location_cases,
+        rtol=1e-10,
+        atol=1e-300,
     ),
 )
 
