@@ -106,7 +106,15 @@ def _lookup(loss: str) -> Loss:
             "loss must be a name in lossmod.LOSSES "
             f"({', '.join(LOSSES)}); got {loss!r}"
         )
-    return LOSSES[loss]
+    entry = LOSSES[loss]
+    if entry.arguments != ("target",):
+        # margin_ranking_loss, cosine_embedding_loss, gaussian_nll_loss
+        # and the triplet losses compare more than a prediction and y
+        raise ValueError(
+            f"{loss} takes ({', '.join(entry.arguments)}) after the "
+            "prediction; fit trains losses of (prediction, target) only"
+        )
+    return entry
 
 
 def _target(entry: Loss, output: Array, y: ArrayLike) -> NDArray[Any]:

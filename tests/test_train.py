@@ -162,7 +162,7 @@ def test_every_registered_loss_on_values_trains() -> None:
     X = rng(24).normal(size=(30, 2))
     y = X @ [2.0, -1.0]
     for name, entry in lossmod.LOSSES.items():
-        if entry.input_space != "values":
+        if entry.input_space != "values" or entry.arguments != ("target",):
             continue
         model = nn.Dense(2, 1, init="zeros")
         history = train.fit(
@@ -187,6 +187,11 @@ def fit_with(**changes: object) -> Callable[[], object]:
         (
             fit_with(loss="mean_squared_error"),
             r"^loss must be a name in lossmod.LOSSES \(mse, mae, .*\); got 'mean_squared_error'$",
+        ),
+        (
+            fit_with(loss="gaussian_nll_loss"),
+            r"^gaussian_nll_loss takes \(target, var\) after the prediction; fit trains losses "
+            r"of \(prediction, target\) only$",
         ),
         (fit_with(batch_size=0), r"^batch_size must be an integer >= 1; got 0$"),
         (fit_with(batch_size=2.0), r"^batch_size must be an integer >= 1; got 2.0$"),
