@@ -38,6 +38,12 @@ from lossmod.classification import (
     nll_loss,
     nll_loss_grad,
 )
+from lossmod.contrastive import (
+    clip_loss,
+    clip_loss_grad,
+    info_nce,
+    info_nce_grad,
+)
 from lossmod.distillation import (
     distillation_loss,
     distillation_loss_grad,
@@ -137,6 +143,8 @@ __all__ = [
     "binary_cross_entropy_with_logits_grad",
     "brier_score",
     "brier_score_grad",
+    "clip_loss",
+    "clip_loss_grad",
     "cosine_embedding_loss",
     "cosine_embedding_loss_grad",
     "cross_entropy",
@@ -158,6 +166,8 @@ __all__ = [
     "huber_grad",
     "huber_loss",
     "huber_loss_grad",
+    "info_nce",
+    "info_nce_grad",
     "kl_div",
     "kl_div_grad",
     "kl_divergence",

@@ -46,6 +46,7 @@ LOSS_COLORS: dict[str, str] = {
     "softmax_focal_loss": "mediumseagreen",
     "dice_loss": "darkmagenta",
     "tversky_loss": "slateblue",
+    "info_nce": "teal",
 }
 
 

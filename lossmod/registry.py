@@ -16,6 +16,7 @@ from lossmod import (
     calibration,
     class_margin,
     classification,
+    contrastive,
     distillation,
     divergence,
     embedding,
@@ -542,6 +543,25 @@ _ENTRIES = (
         sums_last_axis=True,
         value_and_grad=overlap._tversky_loss_value_and_grad,
         minimised_at_target=False,
+    ),
+    Loss(
+        name="info_nce",
+        value=contrastive.info_nce,
+        grad=contrastive.info_nce_grad,
+        input_space="embeddings",
+        target_space="none",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "Categorical over the batch: the query's own key among N, "
+            "softmax of cosine similarities / temperature"
+        ),
+        sums_last_axis=True,
+        value_and_grad=contrastive._info_nce_value_and_grad,
+        # the loss at query = key is not its minimum: moving a query away
+        # from the other keys lowers it (chapters/contrastive.ipynb)
+        minimised_at_target=False,
+        arguments=("positive",),
     ),
 )
 
