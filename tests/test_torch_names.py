@@ -93,6 +93,17 @@ def test_all_21_names_exist_with_gradients() -> None:
         assert callable(getattr(lossmod, name)) and callable(getattr(lossmod, f"{name}_grad"))
 
 
+def test_every_torch_loss_is_registered_under_its_name() -> None:
+    """Each torch loss (but ctc_loss, whose variable-length arguments the registry's (first,
+    target) sweep does not take; it has its own tests) is a registry entry whose torch_name is
+    torch's name and whose value and gradient are lossmod.<torch name> and its _grad."""
+    by_torch_name = {loss.torch_name: loss for loss in lossmod.LOSSES.values() if loss.torch_name}
+    assert set(TORCH_SIGNATURES) - set(by_torch_name) <= {"ctc_loss"}
+    for name, loss in by_torch_name.items():
+        assert loss.value is getattr(lossmod, name)
+        assert loss.grad is getattr(lossmod, f"{name}_grad")
+
+
 @pytest.mark.parametrize("name", sorted(TORCH_SIGNATURES))
 def test_signature_is_torchs(name: str) -> None:
     """Same positional order, keyword names, keyword-only markers and defaults as torch's
