@@ -83,9 +83,11 @@ def _hidden_log_softmax_cases(
 def mean_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
     """Mean cross-entropy of softmax(logits) against class indices.
 
-    Formula: L = (1/N) sum_i [logsumexp(z_i) - z_{i, y_i}], that is
-    -log softmax(z_i)_{y_i} averaged over the N examples. It must stay
-    finite and accurate for logits of any size.
+    L = (1/N) sum_i -log softmax(z_i)_{y_i}, the mean over the N examples.
+    It must stay finite for logits of any size, and keep the relative
+    accuracy of a small loss: a confident correct answer (the true logit
+    far ahead of the others) has a loss far below the spacing of floats
+    near 1, which must not be rounded to 0.
 
     Parameters
     ----------
@@ -100,12 +102,16 @@ def mean_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> float:
     """
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels)
-    m = np.max(z, axis=1)
-    # -log p_iy = (m_i - z_iy) + log(sum_j exp(z_ij - m_i)): two
-    # non-negative terms.
-    per_example = (m - z[np.arange(len(y)), y]) + np.log(
-        np.sum(np.exp(z - m[:, None]), axis=1)
-    )
+    rows = np.arange(len(y))
+    top = np.argmax(z, axis=1)
+    m = z[rows, top]
+    # sum_j exp(z_ij - m_i) = 1 + r_i, the 1 from the largest logit: r_i is
+    # the sum of the others, and log(1 + r_i) = log1p(r_i) keeps a tiny r_i
+    others = np.exp(z - m[:, None])
+    others[rows, top] = 0.0
+    r = np.sum(others, axis=1)
+    # -log p_iy = (m_i - z_iy) + log1p(r_i): two non-negative terms
+    per_example = (m - z[rows, y]) + np.log1p(r)
     return float(np.mean(per_example))
 
 
@@ -166,7 +172,8 @@ def mean_cross_entropy_grad(
 ) -> NDArray[np.float64]:
     """Gradient of the mean cross-entropy (cross-entropy-2) in the logits.
 
-    Formula: dL/dz_ic = (softmax(z_i)_c - [c == y_i]) / N.
+    The derivative of L by every logit z_ic: derive it, then compute it
+    without overflow for logits of any size.
 
     Parameters
     ----------
@@ -383,7 +390,10 @@ EXERCISES = (
     ),
     Exercise(
         id="cross-entropy-2",
-        task="mean cross-entropy for class-index targets",
+        task=(
+            "mean cross-entropy for class indices, accurate for small "
+            "losses"
+        ),
         solution=mean_cross_entropy,
         cases=(
             Case("two examples, three classes", (_LOGITS, _LABELS)),
@@ -397,18 +407,22 @@ EXERCISES = (
                 (np.array([[800.0, 0.0, -800.0]]), np.array([2])),
             ),
             # logsumexp(z) - z_y rounds the small loss to a multiple of
-            # 1.1e-13, the spacing of floats near 1000 (see atol)
+            # 1.1e-13, the spacing of floats near 1000
             Case(
                 "confidently right at 1000: loss 1.4e-11",
                 (np.array([[1000.0, 975.0]]), np.array([0])),
             ),
+            # log(1 + r) rounds to 0 once r < 1.1e-16: the log1p form
+            Case(
+                "confidently right by 40, ten classes: loss 3.8e-17",
+                (np.array([[40.0] + [0.0] * 9]), np.array([0])),
+            ),
         ),
         oracle=library_oracle(lossmod.cross_entropy),
         hidden=_hidden_cross_entropy_cases,
+        # relative accuracy for every loss, the tiny ones too
         rtol=1e-6,
-        # below the 1.8e-14 lost by logsumexp(z) - z_y on the loss of
-        # 1.4e-11, above the 6e-17 by which the reference differs from it
-        atol=1e-15,
+        atol=0.0,
         reimplements=("cross_entropy", "log_softmax", "logsumexp"),
     ),
     Exercise(
