@@ -459,8 +459,8 @@ def ctc_loss(
     shape (N,) (shape () unbatched) for ``reduction="none"``. float32
     input is computed in float64 and the result rounded once.
 
-    Explained in the book's lesson on language models and sequences, in
-    its section on CTC.
+    Explained in the chapter "Language models and sequences"
+    (chapters/sequences.ipynb), in its section on CTC.
     Reference: Graves, Fernandez, Gomez and Schmidhuber (2006),
     "Connectionist temporal classification", ICML, section 4.
     """
