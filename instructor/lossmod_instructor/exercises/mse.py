@@ -48,7 +48,7 @@ def mean_squared_error(
 def mean_squared_error_gradient(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
 ) -> NDArray[np.float64]:
-    """Gradient of mean_squared_error(pred, target, reduction) w.r.t. pred.
+    """Gradient of mean_squared_error(pred, target, reduction) in pred.
 
     Parameters
     ----------
@@ -67,7 +67,10 @@ def mean_squared_error_gradient(
     return 2.0 * scale * residual
 
 
-def least_squares_line(x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+def least_squares_line(
+    x: ArrayLike,
+    y: ArrayLike,
+) -> NDArray[np.float64]:
     """The line w x + b with the smallest MSE, mean((w x + b - y)^2).
 
     Parameters
