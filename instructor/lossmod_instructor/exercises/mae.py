@@ -30,7 +30,7 @@ def mean_absolute_error(
 
     Returns
     -------
-    float for "mean" and "sum"; for "none", an array of the shape of pred.
+    float for "mean" and "sum"; for "none", an array of pred's shape.
     """
     absolute = np.abs(
         np.asarray(pred, dtype=np.float64)
@@ -132,22 +132,23 @@ def lad_shift(epsilon: float, scale: float) -> float:
 
 
 def best_constant_pinball(target: ArrayLike, quantile: float) -> float:
-    """The constant c minimising the mean pinball loss of c against target.
+    """The constant with the smallest mean pinball loss against target.
 
     Parameters
     ----------
     target : array of shape (n,), n >= 1
     quantile : float, 0 < quantile < 1
         The level q. In every check n * q is not an integer, so the
-        minimiser is unique (when it is an integer, the minimisers form an
-        interval: return its left end).
+        minimiser is unique (when it is an integer, the minimisers form
+        an interval: return its left end).
 
     Returns
     -------
     float: the minimiser, one of the values of target.
     """
     ordered = np.sort(np.asarray(target, dtype=np.float64))
-    # The slope of the cost just right of ordered[k - 1] is (k - n q) / n:
+    # The slope of the cost just right of ordered[k - 1] is
+    # (k - n q) / n:
     # the first k with k >= n q is where the slope stops being negative.
     k = int(np.ceil(ordered.size * quantile))
     return float(ordered[max(k, 1) - 1])
