@@ -12,7 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 
-def huber_loss(pred: ArrayLike, target: ArrayLike, delta: float) -> float:
+def huber_loss(
+    pred: ArrayLike,
+    target: ArrayLike,
+    delta: float,
+) -> float:
     """Mean Huber loss of pred against target, with threshold delta.
 
     Parameters
@@ -40,7 +44,7 @@ def huber_gradient(
     target: ArrayLike,
     delta: float,
 ) -> NDArray[np.float64]:
-    """Gradient of huber_loss(pred, target, delta) (the mean) w.r.t. pred.
+    """Gradient of huber_loss(pred, target, delta) (the mean) in pred.
 
     Parameters
     ----------
@@ -49,19 +53,19 @@ def huber_gradient(
 
     Returns
     -------
-    array of the shape of pred: the derivative of each element's loss with
-    respect to its residual r = pred - target, divided by n.
+    array of the shape of pred: the derivative of each element's loss
+    with respect to its residual r = pred - target, divided by n.
     """
     pred, target = np.asarray(pred, float), np.asarray(target, float)
     residual = pred - target
-    # r inside [-delta, delta], +-delta outside: the slope of the parabola,
-    # then of the line.
+    # r inside [-delta, delta], +-delta outside: the slope of the
+    # parabola, then of the line.
     return np.clip(residual, -delta, delta) / residual.size
 
 
 def log_cosh_stable(residual: ArrayLike) -> NDArray[np.float64]:
-    """log(cosh(r)) for each element, accurate and finite for every finite
-    r.
+    """log(cosh(r)) for each element, accurate and finite for every
+    finite r.
 
     Parameters
     ----------
@@ -70,8 +74,8 @@ def log_cosh_stable(residual: ArrayLike) -> NDArray[np.float64]:
     Returns
     -------
     array of the shape of residual: log(cosh(r)), with full relative
-    accuracy both for tiny |r| (where cosh(r) rounds to 1) and for huge |r|
-    (where cosh(r) overflows).
+    accuracy both for tiny |r| (where cosh(r) rounds to 1) and for huge
+    |r| (where cosh(r) overflows).
     """
     size = np.abs(np.asarray(residual, dtype=np.float64))
     result = np.empty_like(size)
@@ -82,7 +86,8 @@ def log_cosh_stable(residual: ArrayLike) -> NDArray[np.float64]:
     # Far out: cosh r = e^|r| (1 + e^(-2|r|)) / 2, so
     # log cosh r = |r| + log1p(e^(-2|r|)) - log 2: nothing overflows.
     large = size[~small]
-    result[~small] = large + np.log1p(np.exp(-2.0 * large)) - math.log(2.0)
+    tail = np.log1p(np.exp(-2.0 * large))
+    result[~small] = large + tail - math.log(2.0)
     return result
 
 
