@@ -126,6 +126,18 @@ from lossmod.regression import (
     smooth_l1_loss,
     smooth_l1_loss_grad,
 )
+from lossmod.robust import (
+    barron_loss,
+    barron_loss_grad,
+    cauchy_loss,
+    cauchy_loss_grad,
+    pinball_loss,
+    pinball_loss_grad,
+    tukey_biweight_loss,
+    tukey_biweight_loss_grad,
+    tweedie_deviance,
+    tweedie_deviance_grad,
+)
 from lossmod.sequence import ctc_loss, ctc_loss_grad
 
 __all__ = [
@@ -133,6 +145,8 @@ __all__ = [
     "GradCheck",
     "Loss",
     "ReliabilityCurve",
+    "barron_loss",
+    "barron_loss_grad",
     "bce",
     "bce_grad",
     "bce_with_logits",
@@ -143,6 +157,8 @@ __all__ = [
     "binary_cross_entropy_with_logits_grad",
     "brier_score",
     "brier_score_grad",
+    "cauchy_loss",
+    "cauchy_loss_grad",
     "clip_loss",
     "clip_loss_grad",
     "cosine_embedding_loss",
@@ -196,6 +212,8 @@ __all__ = [
     "nll_loss",
     "nll_loss_grad",
     "numerical_gradient",
+    "pinball_loss",
+    "pinball_loss_grad",
     "poisson_nll_loss",
     "poisson_nll_loss_grad",
     "pseudo_huber",
@@ -219,7 +237,11 @@ __all__ = [
     "triplet_margin_loss_grad",
     "triplet_margin_with_distance_loss",
     "triplet_margin_with_distance_loss_grad",
+    "tukey_biweight_loss",
+    "tukey_biweight_loss_grad",
     "tversky_loss",
     "tversky_loss_grad",
+    "tweedie_deviance",
+    "tweedie_deviance_grad",
     "xlogy",
 ]

@@ -47,6 +47,11 @@ LOSS_COLORS: dict[str, str] = {
     "dice_loss": "darkmagenta",
     "tversky_loss": "slateblue",
     "info_nce": "teal",
+    "pinball_loss": "sienna",
+    "tweedie_deviance": "indigo",
+    "barron_loss": "crimson",
+    "cauchy_loss": "royalblue",
+    "tukey_biweight_loss": "black",
 }
 
 

@@ -25,6 +25,7 @@ from lossmod import (
     margin,
     overlap,
     regression,
+    robust,
 )
 from lossmod._checks import FloatArray, LossValue
 
@@ -562,6 +563,72 @@ _ENTRIES = (
         # from the other keys lowers it (chapters/contrastive.ipynb)
         minimised_at_target=False,
         arguments=("positive",),
+    ),
+    Loss(
+        name="pinball_loss",
+        value=robust.pinball_loss,
+        grad=robust.pinball_loss_grad,
+        input_space="values",
+        target_space="values",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "asymmetric Laplace (its minimiser is the target's quantile)"
+        ),
+        value_and_grad=robust._pinball_loss_value_and_grad,
+    ),
+    Loss(
+        name="tweedie_deviance",
+        value=robust.tweedie_deviance,
+        grad=robust.tweedie_deviance_grad,
+        input_space="log-rates",
+        target_space="counts",
+        # convex in log_pred for 1 <= power <= 2, the powers it accepts
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "Tweedie with variance mu^p and a log link (Poisson p = 1, "
+            "compound Poisson-Gamma 1 < p < 2, Gamma p = 2), as a "
+            "deviance"
+        ),
+        value_and_grad=robust._tweedie_deviance_value_and_grad,
+    ),
+    Loss(
+        name="barron_loss",
+        value=robust.barron_loss,
+        grad=robust.barron_loss_grad,
+        input_space="values",
+        target_space="values",
+        # convex for alpha >= 1 only
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "Barron's family: L2, pseudo-Huber, Cauchy, Geman-McClure, "
+            "Welsch (a density for alpha >= 0)"
+        ),
+        value_and_grad=robust._barron_loss_value_and_grad,
+    ),
+    Loss(
+        name="cauchy_loss",
+        value=robust.cauchy_loss,
+        grad=robust.cauchy_loss_grad,
+        input_space="values",
+        target_space="values",
+        convex=False,
+        nonnegative=True,
+        likelihood="Cauchy (Student t with one degree of freedom)",
+        value_and_grad=robust._cauchy_loss_value_and_grad,
+    ),
+    Loss(
+        name="tukey_biweight_loss",
+        value=robust.tukey_biweight_loss,
+        grad=robust.tukey_biweight_loss_grad,
+        input_space="values",
+        target_space="values",
+        convex=False,
+        nonnegative=True,
+        likelihood="none: a redescending M-estimator's loss (bounded)",
+        value_and_grad=robust._tukey_biweight_loss_value_and_grad,
     ),
 )
 

@@ -89,6 +89,19 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
         {"alpha": 0.3, "beta": 0.7},
         {"alpha": 0.9, "beta": 0.1, "smooth": 1e-3},
     ],
+    "pinball_loss": [{"quantile": 0.1}, {"quantile": 0.97}],
+    "tweedie_deviance": [{"power": 1.0}, {"power": 1.2}, {"power": 1.0 + 1e-9}, {"power": 1.9}],
+    "barron_loss": [
+        {"alpha": 2.0},
+        {"alpha": 0.0},
+        {"alpha": -2.0},
+        {"alpha": -np.inf},
+        {"alpha": 1e-9, "scale": 0.5},
+        {"alpha": 2.0 - 1e-9, "scale": 3.0},
+        {"alpha": 4.0, "scale": 2.0},
+    ],
+    "cauchy_loss": [{"scale": 0.5}],
+    "tukey_biweight_loss": [{"scale": 2.0}],
 }
 
 
