@@ -21,10 +21,10 @@ def filter_normalize(
     """A random direction rescaled filter by filter to the norms of the
     weights.
 
-    A filter is the set of weights into one unit: one column of a weight
-    matrix stored as nn.Dense stores it, shape (in, out). Each column j of
-    each direction matrix D is rescaled to the norm of the same column of
-    the weight matrix W:
+    A filter is the set of weights into one unit: one column of a
+    weight matrix stored as nn.Dense stores it, shape (in, out). Each
+    column j of each direction matrix D is rescaled to the norm of the
+    same column of the weight matrix W:
 
         D[:, j] * ||W[:, j]|| / ||D[:, j]||
 
@@ -323,7 +323,8 @@ def classify_critical_point(
     -------
     float: 1.0, -1.0, 0.0 or nan.
     """
-    eigenvalues = np.linalg.eigvalsh(np.asarray(hessian, dtype=np.float64))
+    matrix = np.asarray(hessian, dtype=np.float64)
+    eigenvalues = np.linalg.eigvalsh(matrix)
     rises, falls = np.any(eigenvalues > tol), np.any(eigenvalues < -tol)
     if rises and falls:
         return 0.0
