@@ -24,7 +24,8 @@ def sgd_step(
 
     The cost is
 
-        L(theta) = sum_i s_i (design[i] @ theta - target[i])^2 / sum_i s_i
+        L(theta) = sum_i s_i (design[i] @ theta - target[i])^2
+                   / sum_i s_i
 
     with s = weights (all ones when weights is None: the plain mean).
     Derive its gradient with respect to theta in matrix form, then step
@@ -144,10 +145,10 @@ def dense_backward(
 ) -> NDArray[np.float64]:
     """Backward pass of the dense layer out = x @ weight + bias.
 
-    Given G = dL/d(out), the gradient of a scalar loss L with respect to
-    the layer's output, return the gradient of L with respect to one of x,
-    weight or bias (the bias itself does not enter the result, so it is not
-    an argument).
+    Given G = dL/d(out), the gradient of a scalar loss L with respect
+    to the layer's output, return the gradient of L with respect to one
+    of x, weight or bias (the bias itself does not enter the result, so
+    it is not an argument).
 
     Parameters
     ----------
@@ -239,7 +240,8 @@ def adam_steps(
 ) -> NDArray[np.float64]:
     """The parameters after Adam steps, one step per row of grads.
 
-    With m = v = 0 at the start, at step t = 1, ..., T with g = grads[t-1]:
+    With m = v = 0 at the start, at step t = 1, ..., T with
+    g = grads[t-1]:
 
         m = beta1 m + (1 - beta1) g
         v = beta2 v + (1 - beta2) g^2
@@ -325,8 +327,8 @@ def _adam_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
 
 
 def largest_stable_learning_rate(design: ArrayLike) -> float:
-    """The learning rate above which gradient descent diverges on the cost
-    mean((design @ theta - y)^2), whatever the target y.
+    """The learning rate above which gradient descent diverges on the
+    cost mean((design @ theta - y)^2), whatever the target y.
 
     The cost is a quadratic with Hessian H = (2 / n) design^T design, and
     gradient descent on a quadratic is stable exactly when the learning
