@@ -63,8 +63,8 @@ def huber_delta(residuals: ArrayLike, efficiency: float = 0.95) -> float:
 def balanced_pos_weight(
     labels: ArrayLike, prior: float = 0.5
 ) -> float | NDArray[np.float64]:
-    """The pos_weight with which binary cross-entropy treats the positives
-    as if their frequency were prior.
+    """The pos_weight with which binary cross-entropy treats the
+    positives as if their frequency were prior.
 
     A model with only a bias b, trained by minimising
     bce_with_logits(b, labels, pos_weight=a), predicts sigma(b*) at its
@@ -92,8 +92,8 @@ def balanced_pos_weight(
 def expected_calibration_error(
     probs: ArrayLike, labels: ArrayLike, bins: int = 10
 ) -> float:
-    """Expected calibration error of binary probabilities over equal-width
-    bins.
+    """Expected calibration error of binary probabilities over
+    equal-width bins.
 
     Parameters
     ----------
@@ -117,7 +117,8 @@ def expected_calibration_error(
     )
     count = np.bincount(which, minlength=bins)
     # n_b |ybar - pbar|
-    gap = np.abs(np.bincount(which, y, bins) - np.bincount(which, p, bins))
+    labels_in = np.bincount(which, y, bins)
+    gap = np.abs(labels_in - np.bincount(which, p, bins))
     return float(gap.sum() / len(p)) if count.sum() else 0.0
 
 
