@@ -52,6 +52,11 @@ LOSS_COLORS: dict[str, str] = {
     "barron_loss": "crimson",
     "cauchy_loss": "royalblue",
     "tukey_biweight_loss": "black",
+    "bradley_terry_loss": "darkorange",
+    "dpo_loss": "navy",
+    "ipo_loss": "olivedrab",
+    "simpo_loss": "deeppink",
+    "kto_loss": "darkcyan",
 }
 
 

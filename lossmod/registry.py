@@ -24,6 +24,7 @@ from lossmod import (
     likelihood,
     margin,
     overlap,
+    preference,
     regression,
     robust,
 )
@@ -47,7 +48,15 @@ ValueFunction = Callable[..., LossValue]
 GradFunction = Callable[..., FloatArray]
 ValueAndGradFunction = Callable[..., tuple[LossValue, FloatArray]]
 # The data arguments after the first, by what they hold.
-Argument = Literal["target", "input2", "positive", "negative", "var"]
+Argument = Literal[
+    "target",
+    "input2",
+    "positive",
+    "negative",
+    "var",
+    "reference",
+    "lengths",
+]
 TargetSpace = Literal[
     "values",
     "probabilities",
@@ -112,7 +121,9 @@ class Loss:
         margin_ranking_loss and cosine_embedding_loss (a second input of
         the first's shape, then +-1); ("target", "var") for
         gaussian_nll_loss; ("positive", "negative") for the triplet
-        losses, which have no target (``target_space="none"``). The
+        losses, which have no target (``target_space="none"``);
+        "reference" for a frozen reference model's log-probabilities
+        and "lengths" for token counts > 0 (the preference losses). The
         tests build them from these facts (tests/helpers/cases.py).
     minimised_at_target : bool
         Whether, against a soft target, the loss is smallest where the
@@ -629,6 +640,87 @@ _ENTRIES = (
         nonnegative=True,
         likelihood="none: a redescending M-estimator's loss (bounded)",
         value_and_grad=robust._tukey_biweight_loss_value_and_grad,
+    ),
+    Loss(
+        name="bradley_terry_loss",
+        value=preference.bradley_terry_loss,
+        grad=preference.bradley_terry_loss_grad,
+        # rewards: the logit of P(chosen beats rejected) is r_w - r_l
+        input_space="logits",
+        target_space="none",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "Bradley-Terry: Bernoulli with a logistic link on r_w - r_l"
+        ),
+        value_and_grad=preference._bradley_terry_loss_value_and_grad,
+        minimised_at_target=False,
+        arguments=("input2",),
+    ),
+    Loss(
+        name="dpo_loss",
+        value=preference.dpo_loss,
+        grad=preference.dpo_loss_grad,
+        # log-probabilities of whole responses; the loss reads only their
+        # differences, so any reals are valid inputs
+        input_space="logits",
+        target_space="none",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "Bradley-Terry on the implicit reward beta log(pi / pi_ref)"
+        ),
+        value_and_grad=preference._dpo_loss_value_and_grad,
+        minimised_at_target=False,
+        arguments=("input2", "reference", "reference"),
+    ),
+    Loss(
+        name="ipo_loss",
+        value=preference.ipo_loss,
+        grad=preference.ipo_loss_grad,
+        input_space="logits",
+        target_space="none",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "none: a squared error pulling the log-ratio difference to "
+            "1 / (2 beta)"
+        ),
+        value_and_grad=preference._ipo_loss_value_and_grad,
+        minimised_at_target=False,
+        arguments=("input2", "reference", "reference"),
+    ),
+    Loss(
+        name="simpo_loss",
+        value=preference.simpo_loss,
+        grad=preference.simpo_loss_grad,
+        input_space="logits",
+        target_space="none",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "Bradley-Terry on the length-normalised log-likelihood, with "
+            "a margin gamma"
+        ),
+        value_and_grad=preference._simpo_loss_value_and_grad,
+        minimised_at_target=False,
+        arguments=("input2", "lengths", "lengths"),
+    ),
+    Loss(
+        name="kto_loss",
+        value=preference.kto_loss,
+        grad=preference.kto_loss_grad,
+        input_space="logits",
+        target_space="signs",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "none: a sigmoid value of the implicit reward against a "
+            "reference point (prospect theory)"
+        ),
+        value_and_grad=preference._kto_loss_value_and_grad,
+        minimised_at_target=False,
+        arguments=("reference", "target"),
     ),
 )
 

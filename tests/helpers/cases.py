@@ -158,8 +158,10 @@ def sample_args(loss: Loss, rng: np.random.Generator, n: int, c: int) -> Args:
                 built.append(rng.choice([-1.0, 1.0], size=n))
             case "target":
                 built.append(rng.normal(size=rows))
-            case "input2" | "positive" | "negative":
+            case "input2" | "positive" | "negative" | "reference":
                 built.append(3.0 * rng.normal(size=rows))
+            case "lengths":  # token counts of responses
+                built.append(rng.integers(1, 40, size=rows).astype(np.float64))
             case "var":
                 built.append(rng.uniform(0.5, 2.0, size=rows))
             case _:
