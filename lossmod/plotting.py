@@ -20,8 +20,10 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "LOSS_COLORS",
+    "LOSS_LABELS",
     "PLAYER_ICONS",
     "loss_color",
+    "loss_label",
     "offline_html",
     "plot_loss_and_gradient",
 ]
@@ -57,6 +59,26 @@ LOSS_COLORS: dict[str, str] = {
     "ipo_loss": "olivedrab",
     "simpo_loss": "deeppink",
     "kto_loss": "darkcyan",
+    "hinge_loss": "mediumvioletred",
+    "squared_hinge_loss": "palevioletred",
+    "sparsemax_loss": "chocolate",
+    "entmax15_loss": "cadetblue",
+    "gaussian_kl_standard_normal": "goldenrod",
+    "gan_discriminator_loss": "dimgray",
+    "binary_cross_entropy": "tab:red",
+    "nll_loss": "tab:purple",
+    "brier_score": "darkkhaki",
+    "poisson_nll_loss": "darkslateblue",
+    "gaussian_nll_loss": "steelblue",
+    "hinge_embedding_loss": "maroon",
+    "soft_margin_loss": "lightcoral",
+    "multi_margin_loss": "purple",
+    "multilabel_margin_loss": "orchid",
+    "multilabel_soft_margin_loss": "plum",
+    "margin_ranking_loss": "darkred",
+    "cosine_embedding_loss": "lightseagreen",
+    "triplet_margin_loss": "forestgreen",
+    "triplet_margin_with_distance_loss": "yellowgreen",
 }
 
 
@@ -69,6 +91,29 @@ def loss_color(name: str) -> str:
     return LOSS_COLORS[name]
 
 
+# The words a legend shows for a loss (a name not listed here is shown with
+# its underscores as spaces).
+LOSS_LABELS: dict[str, str] = {
+    "mse": "squared error",
+    "mae": "absolute error",
+    "huber": "Huber",
+    "smooth_l1": "smooth L1",
+    "pseudo_huber": "pseudo-Huber",
+    "log_cosh": "log-cosh",
+    "bce": "binary cross-entropy",
+    "bce_with_logits": "binary cross-entropy",
+    "cross_entropy": "cross-entropy",
+    "kl_div": "KL divergence",
+    "kl_divergence": "KL divergence",
+}
+
+
+def loss_label(name: str) -> str:
+    """The words that name a loss in a legend: "binary cross-entropy" for
+    ``"bce_with_logits"``, never the identifier."""
+    return LOSS_LABELS.get(name, name.replace("_", " "))
+
+
 def plot_loss_and_gradient(
     x: Sequence[float] | np.ndarray,
     curves: dict[
@@ -79,29 +124,28 @@ def plot_loss_and_gradient(
     xlabel: str,
     title: str,
 ) -> tuple[Figure, tuple[Axes, Axes]]:
-    """Two panels side by side: each loss (left) and its derivative (right)
-    over ``x``.
+    """Two panels, one above the other: each loss (top) and its derivative
+    (bottom) over ``x``, 6 in wide as every figure of the book.
 
-    ``curves`` maps a loss name (a key of :data:`LOSS_COLORS`, which also
-    colours and labels the curve) to (value function, derivative function),
-    each mapping an array to an array.
+    ``curves`` maps a loss name (a key of :data:`LOSS_COLORS`, which
+    colours the curve; :func:`loss_label` gives its legend words) to
+    (value function, derivative function), each mapping an array to an
+    array.
     """
     grid = np.asarray(x, dtype=np.float64)
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(10, 3.8), constrained_layout=True
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6, 5.6), sharex=True, constrained_layout=True
     )
     for name, (value, derivative) in curves.items():
-        left.plot(grid, value(grid), color=loss_color(name), label=name)
-        right.plot(
-            grid, derivative(grid), color=loss_color(name), label=name
-        )
-    left.set(xlabel=xlabel, ylabel="loss", title="value")
-    right.set(xlabel=xlabel, ylabel="derivative", title="gradient")
-    for axes in (left, right):
+        style = {"color": loss_color(name), "label": loss_label(name)}
+        top.plot(grid, value(grid), **style)
+        bottom.plot(grid, derivative(grid), **style)
+    top.set(ylabel="loss", title=title)
+    bottom.set(xlabel=xlabel, ylabel="derivative")
+    for axes in (top, bottom):
         axes.axhline(0, color="black", lw=0.6)
-        axes.legend()
-    fig.suptitle(title)
-    return fig, (left, right)
+    top.legend()
+    return fig, (top, bottom)
 
 
 # The buttons of matplotlib's JavaScript animation player name Font Awesome

@@ -21,6 +21,7 @@ from lossmod.plotting import (
     LOSS_COLORS,
     PLAYER_ICONS,
     loss_color,
+    loss_label,
     offline_html,
     plot_loss_and_gradient,
 )
@@ -30,7 +31,13 @@ def test_every_registered_loss_has_its_own_colour_family() -> None:
     """Each loss of the registry has a colour; losses that are one formula in two
     parametrisations share it, and no other two do."""
     assert set(lossmod.LOSSES) <= set(LOSS_COLORS)
-    shared = {("bce", "bce_with_logits"), ("kl_div", "kl_divergence")}
+    shared = {
+        ("bce", "bce_with_logits"),
+        ("bce", "binary_cross_entropy"),
+        ("bce_with_logits", "binary_cross_entropy"),
+        ("cross_entropy", "nll_loss"),
+        ("kl_div", "kl_divergence"),
+    }
     names = sorted(LOSS_COLORS)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
@@ -43,16 +50,25 @@ def test_unknown_loss_name_is_named_in_the_error() -> None:
 
 
 def test_plot_loss_and_gradient_draws_value_and_derivative() -> None:
-    """Both panels get one line per loss, with the loss's colour and the data given."""
+    """Both panels get one line per loss, with the loss's colour, the data given and a legend
+    in words; the figure is 6 in wide (the book's rule)."""
     x = np.linspace(-2, 2, 5)
-    fig, (left, right) = plot_loss_and_gradient(
-        x, {"mse": (np.square, lambda r: 2 * r)}, xlabel="r", title="t"
+    fig, (top, bottom) = plot_loss_and_gradient(
+        x, {"bce_with_logits": (np.square, lambda r: 2 * r)}, xlabel="r", title="t"
     )
-    (value_line,) = left.get_lines()[:1]
+    (value_line,) = top.get_lines()[:1]
     np.testing.assert_array_equal(value_line.get_ydata(), x**2)
-    np.testing.assert_array_equal(right.get_lines()[0].get_ydata(), 2 * x)
-    assert value_line.get_color() == "tab:blue"
+    np.testing.assert_array_equal(bottom.get_lines()[0].get_ydata(), 2 * x)
+    assert value_line.get_color() == "tab:red"
+    assert [t.get_text() for t in top.get_legend().get_texts()] == ["binary cross-entropy"]
+    assert fig.get_figwidth() <= 6
     matplotlib.pyplot.close(fig)
+
+
+def test_loss_label_is_words() -> None:
+    """A legend names a loss in words, never by its identifier."""
+    assert loss_label("mse") == "squared error"
+    assert loss_label("squared_error_on_probabilities") == "squared error on probabilities"
 
 
 def _tiny_animation() -> tuple[matplotlib.figure.Figure, FuncAnimation]:
