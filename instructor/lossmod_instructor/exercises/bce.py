@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lossmod
@@ -287,11 +288,12 @@ def _numerical_logistic_hessian(
         g = lossmod.bce_with_logits_grad(x @ theta[:d] + theta[d], y)
         return np.append(x.T @ g + lam * theta[:d], g.sum())
 
+    def component(k: int) -> Callable[[NDArray[np.float64]], float]:
+        return lambda t: float(gradient(t)[k])
+
     theta = np.append(np.asarray(weights, dtype=np.float64), bias)
     rows = [
-        lossmod.numerical_gradient(
-            lambda t, k=k: float(gradient(t)[k]), theta
-        )
+        lossmod.numerical_gradient(component(k), theta)
         for k in range(d + 1)
     ]
     return np.array(rows)

@@ -132,7 +132,7 @@ def kl_rows(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
 
 def _rel_entr_rows(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
     """scipy.special.rel_entr summed along each row: the oracle."""
-    from scipy.special import rel_entr  # type: ignore[import-untyped]
+    from scipy.special import rel_entr
 
     return np.asarray(
         rel_entr(np.asarray(p, float), np.asarray(q, float)).sum(axis=-1)
