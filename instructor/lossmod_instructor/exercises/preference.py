@@ -1,0 +1,552 @@
+"""Exercises of the chapter "Preference optimisation"
+(chapters/preference.ipynb)."""
+
+from __future__ import annotations
+
+import math
+
+import lossmod
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossmod_instructor.exercises import Case, Exercise
+
+# -------------------------------------------------------------------------
+# preference-1: the policy that maximises reward minus beta times the KL
+
+
+def kl_optimal_policy(
+    ref_probs: ArrayLike, rewards: ArrayLike, beta: float
+) -> NDArray[np.float64]:
+    """The policy that maximises E_pi[r] - beta KL(pi || pi_ref), for each
+    prompt.
+
+    Parameters
+    ----------
+    ref_probs : array of shape (K, M)
+        Row k is the reference policy's distribution over the M responses
+        to prompt k (non-negative, summing to 1; entries may be 0).
+    rewards : array of shape (K, M)
+        The reward r(x_k, y_m) of each response, real numbers.
+    beta : float
+        The weight beta > 0 of the KL penalty; it may be tiny (1e-4) or
+        huge (1e6).
+
+    Returns
+    -------
+    array of float64 of shape (K, M): one distribution per row.
+    """
+    ref = np.asarray(ref_probs, dtype=np.float64)
+    r = np.asarray(rewards, dtype=np.float64)
+    # pi* = ref exp(r / beta) / Z, in log space: a softmax of
+    # log ref + r / beta over the responses ref can give (log 0 = -inf)
+    with np.errstate(divide="ignore"):
+        scores = np.log(ref) + r / beta
+    top = np.max(scores, axis=1, keepdims=True)
+    weights = np.exp(scores - top)
+    return np.asarray(
+        weights / weights.sum(axis=1, keepdims=True), dtype=np.float64
+    )
+
+
+def _optimal_policy_by_mpmath(
+    ref_probs: ArrayLike, rewards: ArrayLike, beta: float
+) -> NDArray[np.float64]:
+    """The oracle: ref exp(r / beta) / Z as written, in 50-digit
+    arithmetic (no overflow: mpmath's exponent is unbounded)."""
+    import mpmath  # type: ignore[import-untyped]
+
+    ref = np.asarray(ref_probs, dtype=np.float64)
+    r = np.asarray(rewards, dtype=np.float64)
+    out = np.zeros_like(ref)
+    with mpmath.workdps(50):
+        for k in range(ref.shape[0]):
+            terms = [
+                mpmath.mpf(float(p))
+                * mpmath.exp(mpmath.mpf(float(v)) / beta)
+                for p, v in zip(ref[k], r[k], strict=True)
+            ]
+            total = mpmath.fsum(terms)
+            out[k] = [float(t / total) for t in terms]
+    return out
+
+
+def _hidden_policy_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    ref = rng.dirichlet(np.ones(6), size=5)
+    r = rng.normal(size=(5, 6))
+    sparse = rng.dirichlet(np.ones(4), size=3)
+    sparse[:, 1] = 0.0
+    sparse /= sparse.sum(axis=1, keepdims=True)
+    return (
+        Case("five prompts, six responses, beta 0.3", (ref, r, 0.3)),
+        Case("beta 1e-4: nearly the best response", (ref, r, 1e-4)),
+        Case("beta 1e6: nearly the reference", (ref, r, 1e6)),
+        Case(
+            "a response the reference never gives",
+            (sparse, 3.0 * rng.normal(size=(3, 4)), 0.05),
+        ),
+        Case(
+            "rewards of 1e3",
+            (ref[:2], 1e3 * rng.normal(size=(2, 6)), 2.0),
+        ),
+    )
+
+
+# -------------------------------------------------------------------------
+# preference-2: the DPO gradient of a tabular policy's logits
+
+
+def dpo_policy_gradient(
+    policy_logits: ArrayLike,
+    ref_log_probs: ArrayLike,
+    prompts: ArrayLike,
+    chosen: ArrayLike,
+    rejected: ArrayLike,
+    beta: float,
+) -> NDArray[np.float64]:
+    """Gradient of the mean DPO loss over a batch of pairs with respect to
+    a tabular policy's logits.
+
+    The policy is pi(y_m | x_k) = softmax(policy_logits[k])[m]. Pair i
+    compares, for prompt prompts[i], the chosen response chosen[i] with
+    the rejected response rejected[i].
+
+    Parameters
+    ----------
+    policy_logits : array of shape (K, M)
+        The policy's logits theta, one row per prompt.
+    ref_log_probs : array of shape (K, M)
+        log pi_ref(y_m | x_k), each row's exponentials summing to 1.
+    prompts, chosen, rejected : arrays of int, shape (n,)
+        The prompt, the chosen response and the rejected response of each
+        pair (chosen[i] != rejected[i]).
+    beta : float
+        DPO's beta > 0.
+
+    Returns
+    -------
+    array of float64 of shape (K, M): d(mean loss) / d theta.
+    """
+    theta = np.asarray(policy_logits, dtype=np.float64)
+    ref = np.asarray(ref_log_probs, dtype=np.float64)
+    x, w, v = (np.asarray(a) for a in (prompts, chosen, rejected))
+    top = np.max(theta, axis=1, keepdims=True)
+    log_pi = theta - top - np.log(np.sum(np.exp(theta - top), 1))[:, None]
+    h = (log_pi[x, w] - log_pi[x, v]) - (ref[x, w] - ref[x, v])
+    # d loss / d log pi(y_w) = -beta sigmoid(-beta h), the opposite for
+    # y_l; e^-|t| keeps the sigmoid from overflowing
+    t = -beta * h
+    e = np.exp(-np.abs(t))
+    weight = beta * np.where(t >= 0, 1.0, e) / (1.0 + e) / len(x)
+    # d log pi(y) / d theta = onehot(y) - pi: the pi terms of y_w and y_l
+    # cancel, leaving weight * (onehot(y_l) - onehot(y_w))
+    grad = np.zeros_like(theta)
+    np.add.at(grad, (x, w), -weight)
+    np.add.at(grad, (x, v), weight)
+    return grad
+
+
+def _dpo_gradient_by_differences(
+    policy_logits: ArrayLike,
+    ref_log_probs: ArrayLike,
+    prompts: ArrayLike,
+    chosen: ArrayLike,
+    rejected: ArrayLike,
+    beta: float,
+) -> NDArray[np.float64]:
+    """The oracle: central differences of the mean lossmod.dpo_loss of
+    lossmod.log_softmax(theta)."""
+    ref = np.asarray(ref_log_probs, dtype=np.float64)
+    x, w, v = (np.asarray(a) for a in (prompts, chosen, rejected))
+
+    def mean_loss(theta: NDArray[np.float64]) -> float:
+        log_pi = lossmod.log_softmax(theta, axis=1)
+        return float(
+            lossmod.dpo_loss(
+                log_pi[x, w], log_pi[x, v], ref[x, w], ref[x, v], beta=beta
+            )
+        )
+
+    theta = np.asarray(policy_logits, dtype=np.float64)
+    return np.asarray(
+        lossmod.numerical_gradient(mean_loss, theta), dtype=np.float64
+    )
+
+
+def _tabular_case(
+    rng: np.random.Generator, k: int, m: int, n: int, scale: float
+) -> tuple[NDArray[np.float64] | NDArray[np.int64], ...]:
+    theta = scale * rng.normal(size=(k, m))
+    ref = rng.normal(size=(k, m))
+    ref -= np.log(np.sum(np.exp(ref), axis=1, keepdims=True))
+    x = rng.integers(0, k, n)
+    w = rng.integers(0, m, n)
+    v = (w + rng.integers(1, m, n)) % m
+    return theta, ref, x, w, v
+
+
+def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    return (
+        Case(
+            "4 prompts, 5 responses, 50 pairs",
+            (*_tabular_case(rng, 4, 5, 50, 1.0), 0.1),
+        ),
+        Case(
+            "one prompt, two responses, 9 pairs",
+            (*_tabular_case(rng, 1, 2, 9, 1.0), 2.0),
+        ),
+        Case(
+            "repeated pairs, beta 0.5",
+            (*_tabular_case(rng, 2, 3, 40, 1.0), 0.5),
+        ),
+        Case(
+            "confident policy (logits x 20)",
+            (*_tabular_case(rng, 3, 4, 30, 20.0), 1.0),
+        ),
+    )
+
+
+# -------------------------------------------------------------------------
+# preference-3: where DPO and IPO settle on a pair
+
+
+def preference_fixed_points(
+    win_rate: float, beta: float
+) -> NDArray[np.float64]:
+    """Where the expected DPO and IPO losses of one pair are smallest.
+
+    Response a beats response b in a fraction ``win_rate`` of the
+    comparisons, and b beats a in the rest; the data hold both kinds. With
+    h the log-ratio difference of a over b (the h of dpo_loss), return
+    the h that minimises each expected loss,
+        p * loss(h) + (1 - p) * loss(-h),
+    with DPO's loss and with IPO's, both with this beta (IPO's tau).
+    Where no finite h minimises a loss, return inf or -inf, the side the
+    loss keeps falling towards.
+
+    Parameters
+    ----------
+    win_rate : float
+        p in [0, 1].
+    beta : float
+        beta > 0.
+
+    Returns
+    -------
+    array of float64 of shape (2,): [DPO's h, IPO's h].
+    """
+    p = float(win_rate)
+    if p in (0.0, 1.0):
+        dpo = math.copysign(math.inf, p - 0.5)
+    else:
+        # sigmoid(beta h) = p: the Bradley-Terry fit of the win rate
+        dpo = (math.log(p) - math.log1p(-p)) / beta
+    # p (h - c) + (1 - p) (h + c) = 0 with c = 1 / (2 beta)
+    ipo = (2.0 * p - 1.0) / (2.0 * beta)
+    return np.array([dpo, ipo])
+
+
+def _fixed_points_by_root_finding(
+    win_rate: float, beta: float
+) -> NDArray[np.float64]:
+    """The oracle: the root of the expected loss's derivative in h, from
+    lossmod's gradients (dpo_loss_grad, ipo_loss_grad), by brentq; for a
+    derivative of one sign on [-30 / beta, 30 / beta] (where sigmoid(-30)
+    is still far from underflow), the infinity it points to."""
+    from scipy.optimize import brentq  # type: ignore[import-untyped]
+
+    p = float(win_rate)
+    zero = np.zeros(1)
+    out = []
+    for grad in (lossmod.dpo_loss_grad, lossmod.ipo_loss_grad):
+
+        def slope(h: float, grad: object = grad) -> float:
+            g = grad  # the derivative of p l(h) + (1 - p) l(-h)
+            up = g(np.array([h]), zero, zero, zero, beta=beta)  # type: ignore[operator]
+            down = g(np.array([-h]), zero, zero, zero, beta=beta)  # type: ignore[operator]
+            return float(p * up[0] - (1 - p) * down[0])
+
+        edge = 30.0 / beta
+        low, high = slope(-edge), slope(edge)
+        if low < 0 and high < 0:
+            out.append(math.inf)
+        elif low > 0 and high > 0:
+            out.append(-math.inf)
+        else:
+            out.append(brentq(slope, -edge, edge, xtol=1e-14, rtol=1e-14))
+    return np.array(out)
+
+
+def _hidden_fixed_point_cases(
+    rng: np.random.Generator,
+) -> tuple[Case, ...]:
+    p = float(rng.uniform(0.05, 0.95))
+    return (
+        Case("a random win rate, beta 0.2", (p, 0.2)),
+        Case("a random win rate, beta 3", (1.0 - p, 3.0)),
+        Case("win rate 0.999, beta 0.1", (0.999, 0.1)),
+        Case("never wins, beta 0.5", (0.0, 0.5)),
+        Case("always wins, beta 10", (1.0, 10.0)),
+    )
+
+
+# -------------------------------------------------------------------------
+# preference-4: SimPO's length-normalised margins from per-token
+# log-probabilities
+
+
+def simpo_margins(
+    chosen_token_logps: ArrayLike,
+    rejected_token_logps: ArrayLike,
+    chosen_mask: ArrayLike,
+    rejected_mask: ArrayLike,
+    beta: float,
+    gamma: float,
+) -> NDArray[np.float64]:
+    """SimPO's margin of each pair, from padded per-token
+    log-probabilities.
+
+    Parameters
+    ----------
+    chosen_token_logps : array of shape (B, T)
+        log pi(token | prompt, previous tokens) of each token of the chosen
+        responses; at padded positions the value is meaningless (it may be
+        NaN).
+    rejected_token_logps : array of shape (B, T2)
+        The same for the rejected responses.
+    chosen_mask, rejected_mask : arrays of bool, shapes (B, T), (B, T2)
+        True at the real tokens; every response has at least one.
+    beta : float
+        SimPO's reward scale beta > 0.
+    gamma : float
+        SimPO's target margin.
+
+    Returns
+    -------
+    array of float64 of shape (B,): the margin m of each pair, the number
+    SimPO's loss takes the logistic loss of.
+    """
+
+    def mean_logp(
+        logps: ArrayLike, mask: ArrayLike
+    ) -> NDArray[np.float64]:
+        real = np.asarray(mask, dtype=bool)
+        values = np.where(real, np.asarray(logps, dtype=np.float64), 0.0)
+        # the average log-probability per token: log pi(y) / |y|
+        return np.asarray(
+            values.sum(axis=1) / real.sum(axis=1), dtype=np.float64
+        )
+
+    chosen = mean_logp(chosen_token_logps, chosen_mask)
+    rejected = mean_logp(rejected_token_logps, rejected_mask)
+    return beta * (chosen - rejected) - gamma
+
+
+def _simpo_margins_by_loop(
+    chosen_token_logps: ArrayLike,
+    rejected_token_logps: ArrayLike,
+    chosen_mask: ArrayLike,
+    rejected_mask: ArrayLike,
+    beta: float,
+    gamma: float,
+) -> NDArray[np.float64]:
+    """The oracle: a loop over the pairs and tokens with math.fsum."""
+    margins = []
+    for cw, cm, rw, rm in zip(
+        np.asarray(chosen_token_logps),
+        np.asarray(chosen_mask),
+        np.asarray(rejected_token_logps),
+        np.asarray(rejected_mask),
+        strict=True,
+    ):
+        good = [float(v) for v, keep in zip(cw, cm, strict=True) if keep]
+        bad = [float(v) for v, keep in zip(rw, rm, strict=True) if keep]
+        average = math.fsum(good) / len(good) - math.fsum(bad) / len(bad)
+        margins.append(beta * average - gamma)
+    return np.array(margins)
+
+
+def _padded(
+    rng: np.random.Generator, lengths: list[int], pad: float
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    width = max(lengths)
+    mask = np.arange(width)[None, :] < np.array(lengths)[:, None]
+    logps = np.where(
+        mask, -rng.exponential(1.5, size=(len(lengths), width)), pad
+    )
+    return logps, mask
+
+
+def _hidden_margin_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    lengths = [int(n) for n in rng.integers(1, 60, 6)]
+    other = [int(n) for n in rng.integers(1, 60, 6)]
+    cw, cm = _padded(rng, lengths, np.nan)
+    rw, rm = _padded(rng, other, np.nan)
+    one_w, one_m = _padded(rng, [1, 1], -np.inf)
+    return (
+        Case(
+            "six pairs, random lengths, NaN padding",
+            (cw, rw, cm, rm, 2.0, 1.0),
+        ),
+        Case(
+            "one-token responses, -inf padding",
+            (one_w, one_w[::-1], one_m, one_m, 2.5, 0.0),
+        ),
+        Case("beta 10, gamma 3", (cw, rw, cm, rm, 10.0, 3.0)),
+    )
+
+
+def _repeat_case() -> Case:
+    """A response against the same response written twice: the summed
+    log-probability doubles, the average does not."""
+    once = np.array([[-0.5, -1.0, -2.0, 0.0, 0.0, 0.0]])
+    mask_once = np.array([[True, True, True, False, False, False]])
+    twice = np.array([[-0.5, -1.0, -2.0, -0.5, -1.0, -2.0]])
+    return Case(
+        "a response against itself written twice",
+        (once, twice, mask_once, np.ones((1, 6), dtype=bool), 2.0, 0.0),
+    )
+
+
+EXERCISES = (
+    Exercise(
+        id="preference-1",
+        task="the KL-regularised optimal policy for given rewards",
+        solution=kl_optimal_policy,
+        cases=(
+            Case(
+                "two prompts, three responses, beta 1",
+                (
+                    np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]),
+                    np.array([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]]),
+                    1.0,
+                ),
+            ),
+            Case(
+                "equal rewards: the reference itself",
+                (np.array([[0.2, 0.7, 0.1]]), np.full((1, 3), 4.0), 0.5),
+            ),
+            Case(
+                "beta 1e-3: r / beta of 2000 must not overflow",
+                (
+                    np.array([[0.25, 0.25, 0.5]]),
+                    np.array([[2.0, 1.0, 0.0]]),
+                    1e-3,
+                ),
+            ),
+            Case(
+                "a zero in the reference stays zero",
+                (
+                    np.array([[0.0, 0.4, 0.6]]),
+                    np.array([[5.0, 0.0, 1.0]]),
+                    0.5,
+                ),
+            ),
+        ),
+        oracle=_optimal_policy_by_mpmath,
+        hidden=_hidden_policy_cases,
+        rtol=1e-9,
+        atol=1e-15,
+    ),
+    Exercise(
+        id="preference-2",
+        task="the DPO gradient with respect to a tabular policy's logits",
+        solution=dpo_policy_gradient,
+        cases=(
+            Case(
+                "one prompt, two responses, one pair, policy = reference",
+                (
+                    np.log(np.array([[0.4, 0.6]])),
+                    np.log(np.array([[0.4, 0.6]])),
+                    np.array([0]),
+                    np.array([0]),
+                    np.array([1]),
+                    0.1,
+                ),
+            ),
+            Case(
+                "two prompts, three responses, four pairs",
+                (
+                    np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]]),
+                    np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])),
+                    np.array([0, 0, 1, 1]),
+                    np.array([2, 1, 0, 2]),
+                    np.array([0, 2, 1, 1]),
+                    0.5,
+                ),
+            ),
+            Case(
+                "the same pair both ways cancels",
+                (
+                    np.array([[1.0, -1.0, 0.0]]),
+                    np.log(np.full((1, 3), 1 / 3)),
+                    np.array([0, 0]),
+                    np.array([0, 1]),
+                    np.array([1, 0]),
+                    1.0,
+                ),
+            ),
+        ),
+        oracle=_dpo_gradient_by_differences,
+        hidden=_hidden_gradient_cases,
+        rtol=1e-6,
+        atol=1e-9,
+    ),
+    Exercise(
+        id="preference-3",
+        task=(
+            "the log-ratio differences where DPO and IPO settle on a pair"
+        ),
+        solution=preference_fixed_points,
+        cases=(
+            Case("a fair coin", (0.5, 0.1)),
+            Case("a wins 90% of the time, beta 0.1", (0.9, 0.1)),
+            Case("a wins 25% of the time, beta 2", (0.25, 2.0)),
+            Case("a always wins, beta 0.1", (1.0, 0.1)),
+            Case("a never wins, beta 1", (0.0, 1.0)),
+        ),
+        oracle=_fixed_points_by_root_finding,
+        hidden=_hidden_fixed_point_cases,
+        rtol=1e-8,
+        atol=1e-10,
+    ),
+    Exercise(
+        id="preference-4",
+        task=(
+            "SimPO's length-normalised margins from padded token "
+            "log-probabilities"
+        ),
+        solution=simpo_margins,
+        cases=(
+            Case(
+                "two pairs of different lengths",
+                (
+                    np.array([[-1.0, -2.0, 0.0], [-0.5, -0.5, -0.5]]),
+                    np.array([[-3.0, 0.0], [-1.0, -2.0]]),
+                    np.array([[True, True, False], [True, True, True]]),
+                    np.array([[True, False], [True, True]]),
+                    2.0,
+                    0.5,
+                ),
+            ),
+            Case(
+                "NaN at padded positions",
+                (
+                    np.array([[-0.2, np.nan, np.nan]]),
+                    np.array([[-0.1, -0.4, -0.7]]),
+                    np.array([[True, False, False]]),
+                    np.array([[True, True, True]]),
+                    1.0,
+                    0.0,
+                ),
+            ),
+            _repeat_case(),
+        ),
+        oracle=_simpo_margins_by_loop,
+        hidden=_hidden_margin_cases,
+        rtol=1e-10,
+        atol=1e-12,
+    ),
+)
+
+WRITTEN: dict[str, str] = {}
