@@ -148,7 +148,8 @@ def info_nce(
         key[i] is the positive of query[i]; every other row is a negative.
     temperature : float > 0
         Divides the cosine similarities: small values sharpen the
-        softmax. SimCLR uses 0.1 to 0.5, MoCo 0.07.
+        softmax. SimCLR compares 0.05 to 1; MoCo uses 0.07, and CLIP
+        starts from it.
     reduction : {"mean", "sum", "none"}
         Over the N queries.
 

@@ -339,66 +339,82 @@ def _hidden_semi_hard_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 # contrastive-5: how large a batch the bound needs
 
 
-def smallest_batch_for_bound(rho: float, dim: int) -> int:
+def smallest_batch_for_bound(covariance: ArrayLike, dim_x: int) -> int:
     """The smallest batch size N for which the InfoNCE bound log N - L
-    could reach the mutual information of correlated Gaussians.
+    could reach the mutual information of two jointly Gaussian vectors.
 
-    X and Y are standard normal in ``dim`` dimensions, each coordinate of
-    Y correlated with the same coordinate of X with coefficient ``rho``
-    (and independent of the others). The InfoNCE loss L of any critic is
-    >= 0, so the bound log N - L never exceeds log N. Return the smallest
-    integer N >= 1 with log N >= I(X; Y).
+    (X, Y) is Gaussian with mean zero and the given covariance; X is the
+    first ``dim_x`` coordinates, Y the others. Derive I(X; Y) from the
+    covariance, then return the smallest integer N >= 1 whose log N is at
+    least I (treat an I within 1e-12 of log N as reached, so that an I
+    which is 0 up to rounding gives N = 1).
 
     Parameters
     ----------
-    rho : float in (-1, 1)
-    dim : int >= 1
+    covariance : array of shape (dim_x + dim_y, dim_x + dim_y)
+        Symmetric positive definite.
+    dim_x : int
+        1 <= dim_x < the number of coordinates.
 
     Returns
     -------
     int: the smallest such N.
     """
-    # I = -(dim / 2) log(1 - rho^2); log N >= I  <=>  N >= exp(I)
-    info = -0.5 * dim * math.log1p(-rho * rho)
-    n = math.ceil(math.exp(info))
-    # guard against exp(I) rounding just above an integer
-    return int(n - 1) if n > 1 and math.log(n - 1) >= info else int(n)
+    c = np.asarray(covariance, dtype=float)
+    _, log_det_x = np.linalg.slogdet(c[:dim_x, :dim_x])
+    _, log_det_y = np.linalg.slogdet(c[dim_x:, dim_x:])
+    _, log_det = np.linalg.slogdet(c)
+    # I = h(X) + h(Y) - h(X, Y); the (2 pi e) factors cancel
+    info = 0.5 * (log_det_x + log_det_y - log_det)
+    # log N >= I  <=>  N >= exp(I), with the tolerance of the task
+    return max(1, math.ceil(math.exp(info - 1e-12)))
 
 
-def _search_with_scipy_entropies(rho: float, dim: int) -> int:
+def _search_with_scipy_entropies(covariance: ArrayLike, dim_x: int) -> int:
     """The oracle: I = H(X) + H(Y) - H(X, Y) from scipy's Gaussian
-    entropies, then N = 1, 2, ... until log N >= I."""
+    entropies, then N = 1, 2, ... until log N >= I - 1e-12."""
     from scipy import stats  # type: ignore[import-untyped]
 
-    joint = np.block(
-        [
-            [np.eye(dim), rho * np.eye(dim)],
-            [rho * np.eye(dim), np.eye(dim)],
-        ]
+    c = np.asarray(covariance, dtype=float)
+
+    def entropy(block: NDArray[np.float64]) -> float:
+        zero = np.zeros(len(block))
+        return float(stats.multivariate_normal(zero, block).entropy())
+
+    info = (
+        entropy(c[:dim_x, :dim_x])
+        + entropy(c[dim_x:, dim_x:])
+        - entropy(c)
     )
-    marginal = stats.multivariate_normal(
-        mean=np.zeros(dim), cov=np.eye(dim)
-    ).entropy()
-    both = stats.multivariate_normal(
-        mean=np.zeros(2 * dim), cov=joint
-    ).entropy()
-    info = 2 * marginal - both
     n = 1
     while math.log(n) < info - 1e-12:
         n += 1
     return n
 
 
+def _correlated(rho: float, dim: int) -> NDArray[np.float64]:
+    """The lesson's case: X, Y standard normal in dim dimensions, each
+    coordinate pair correlated by rho."""
+    eye = np.eye(dim)
+    return np.block([[eye, rho * eye], [rho * eye, eye]])
+
+
 def _hidden_batch_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    def wishart(size: int) -> NDArray[np.float64]:
+        # few degrees of freedom: strongly correlated coordinates
+        a = rng.normal(size=(size, size))
+        return np.asarray(a @ a.T / size + 0.01 * np.eye(size))
+
     return (
-        Case("rho = 0.9, one dimension", (0.9, 1)),
-        Case("rho = -0.8, 4 dimensions", (-0.8, 4)),
-        Case("rho = 0.5, 10 dimensions", (0.5, 10)),
-        Case("rho = 0.99, 2 dimensions", (0.99, 2)),
-        Case("rho = 0.3, one dimension: N = 2", (0.3, 1)),
+        Case("rho = 0.9, one dimension", (_correlated(0.9, 1), 1)),
+        Case("rho = -0.8, 4 dimensions", (_correlated(-0.8, 4), 4)),
+        Case("rho = 0.99, 2 dimensions", (_correlated(0.99, 2), 2)),
+        Case("a random covariance, 2 + 3", (wishart(5), 2)),
+        Case("a random covariance, 1 + 4", (wishart(5), 1)),
+        Case("a random covariance, 3 + 3, scaled", (40.0 * wishart(6), 3)),
         Case(
-            "random rho, 3 dimensions",
-            (float(rng.uniform(0.2, 0.9)), 3),
+            "independent blocks with unequal scales: N = 1",
+            (np.diag([4.0, 0.5, 9.0]), 2),
         ),
     )
 
@@ -499,9 +515,21 @@ EXERCISES = (
         task="the smallest batch whose InfoNCE bound can reach I(X; Y)",
         solution=smallest_batch_for_bound,
         cases=(
-            Case("rho = 0.8, 6 dimensions", (0.8, 6)),
-            Case("rho = 0.5, one dimension", (0.5, 1)),
-            Case("rho = 0.95, 3 dimensions", (0.95, 3)),
+            Case(
+                "the lesson's rho = 0.8, 6 dimensions",
+                (_correlated(0.8, 6), 6),
+            ),
+            Case("rho = 0.5, one dimension", (_correlated(0.5, 1), 1)),
+            Case(
+                "X in 2 dimensions, Y in 1",
+                (
+                    np.array(
+                        [[2.0, 0.3, 0.9], [0.3, 1.0, 0.4], [0.9, 0.4, 1.0]]
+                    ),
+                    2,
+                ),
+            ),
+            Case("independent X and Y: N = 1", (np.diag([2.0, 3.0]), 1)),
         ),
         oracle=_search_with_scipy_entropies,
         hidden=_hidden_batch_cases,
