@@ -182,7 +182,8 @@ def batch_hard_triplet_loss(
         return 0.0
     hardest_positive = np.where(positive, d, -np.inf).max(axis=1)
     hardest_negative = np.where(negative, d, np.inf).min(axis=1)
-    losses = np.maximum(margin + hardest_positive - hardest_negative, 0.0)
+    gap = hardest_positive - hardest_negative
+    losses = np.maximum(margin + gap, 0.0)
     return float(np.mean(losses[usable]))
 
 
@@ -257,11 +258,12 @@ def semi_hard_negatives(
 ) -> NDArray[np.int64]:
     """The semi-hard negative of every (anchor, positive) pair.
 
-    For a pair (a, p) with the same label, a != p, a semi-hard negative is
-    an example n of another label with d(a, p) < d(a, n) < d(a, p) +
-    margin: farther than the positive, yet inside the margin. Return the
-    closest one (the smallest d(a, n)); -1 where there is none, and -1 for
-    every (a, p) that is not a positive pair.
+    For a pair (a, p) with the same label, a != p, a semi-hard negative
+    is an example n of another label with
+    d(a, p) < d(a, n) < d(a, p) + margin: farther than the positive, yet
+    inside the margin. Return the closest one (the smallest d(a, n));
+    -1 where there is none, and -1 for every (a, p) that is not a
+    positive pair.
 
     Parameters
     ----------
@@ -279,7 +281,8 @@ def semi_hard_negatives(
     d_ap = d[:, :, None]
     d_an = d[:, None, :]
     # [a, p, n]: n is a negative of a, farther than p, inside the margin
-    window = negative[:, None, :] & (d_an > d_ap) & (d_an < d_ap + margin)
+    inside = (d_an > d_ap) & (d_an < d_ap + margin)
+    window = negative[:, None, :] & inside
     candidates = np.where(window, d_an, np.inf)
     chosen = np.argmin(candidates, axis=2)
     found = positive & window.any(axis=2)
