@@ -457,10 +457,10 @@ def cauchy_loss(
 
     r^2 / 2 near 0 (like Huber's), growing only like log |r| far out.
     Gradient: psi(r) = r / (1 + (r / c)^2), largest (c / 2) at |r| = c
-    and falling to 0 as |r| grows. It is the negative log-likelihood of
-    a Cauchy (Student t, 1 degree of freedom) distribution of scale c, up
-    to a constant and the factor c^2; Barron's loss at alpha = 0 with
-    scale c / sqrt(2), times c^2; scipy's ``least_squares(...,
+    and falling to 0 as |r| grows. It is c^2 / 2 times the negative
+    log-likelihood of a Cauchy (Student t, 1 degree of freedom)
+    distribution of scale c, up to a constant; Barron's loss at alpha = 0
+    with scale c / sqrt(2), times c^2 / 2; scipy's ``least_squares(...,
     loss="cauchy", f_scale=c)``. Not convex (for |r| > c).
 
     Parameters
