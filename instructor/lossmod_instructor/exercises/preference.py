@@ -408,6 +408,115 @@ def _repeat_case() -> Case:
     )
 
 
+# -------------------------------------------------------------------------
+# preference-5: the Bradley-Terry fit of a tournament
+
+
+def bradley_terry_rewards(wins: ArrayLike) -> NDArray[np.float64]:
+    """The rewards that maximise the Bradley-Terry likelihood of a
+    tournament, centred to mean 0.
+
+    Parameters
+    ----------
+    wins : array of shape (M, M)
+        wins[i, j] is how often response i beat response j (>= 0, a zero
+        diagonal). The comparisons connect: however the responses are
+        split into two groups, each group beat the other at least once, so
+        that a finite maximiser exists.
+
+    Returns
+    -------
+    array of float64 of shape (M,): the rewards, summing to 0.
+    """
+    w = np.asarray(wins, dtype=np.float64)
+    games = w + w.T  # comparisons of each pair
+
+    def log_likelihood(r: NDArray[np.float64]) -> float:
+        gap = r[:, None] - r[None, :]
+        # log sigmoid(t) = -softplus(-t), stable for any t
+        terms = -(np.maximum(-gap, 0.0) + np.log1p(np.exp(-np.abs(gap))))
+        return float(np.sum(w * terms))
+
+    r = np.zeros(len(w))
+    for _ in range(100):
+        gap = r[:, None] - r[None, :]
+        p = 1.0 / (1.0 + np.exp(-gap))  # P(i beats j)
+        # dL/dr_i = sum_j (w_ij - n_ij p_ij): observed minus expected wins
+        grad = np.sum(w - games * p, axis=1)
+        # -d2L/dr dr^T: a graph Laplacian with weights n_ij p_ij p_ji,
+        # singular along (1, ..., 1): solve in the least-squares sense
+        weights = games * p * p.T
+        laplacian = np.diag(weights.sum(axis=1)) - weights
+        step = np.linalg.lstsq(laplacian, grad, rcond=None)[0]
+        size = 1.0
+        while log_likelihood(r + size * step) < log_likelihood(r) - 1e-12:
+            size /= 2  # backtrack: Newton's step may overshoot
+        r = r + size * step
+        if np.max(np.abs(size * step)) < 1e-13:
+            break
+    return r - r.mean()
+
+
+def _bradley_terry_by_sklearn(wins: ArrayLike) -> NDArray[np.float64]:
+    """The oracle: unpenalised logistic regression without intercept on
+    one-hot differences e_i - e_j (label 1) and e_j - e_i (label 0),
+    weighted by the win counts, centred."""
+    from sklearn.linear_model import (  # type: ignore[import-untyped]
+        LogisticRegression,
+    )
+
+    w = np.asarray(wins, dtype=np.float64)
+    m = len(w)
+    rows, counts = [], []
+    for i in range(m):
+        for j in range(m):
+            if w[i, j] > 0:
+                diff = np.zeros(m)
+                diff[i], diff[j] = 1.0, -1.0
+                rows.append(diff)
+                counts.append(w[i, j])
+    x = np.array(rows)
+    fit = LogisticRegression(
+        fit_intercept=False, C=np.inf, tol=1e-13, max_iter=100_000
+    ).fit(
+        np.vstack([x, -x]),
+        np.r_[np.ones(len(x)), np.zeros(len(x))],
+        sample_weight=np.r_[counts, counts],
+    )
+    r = fit.coef_[0]
+    return np.asarray(r - r.mean(), dtype=np.float64)
+
+
+def _tournament(
+    rng: np.random.Generator, m: int, games: int
+) -> NDArray[np.float64]:
+    """Win counts of every pair among m responses with random rewards."""
+    r = rng.normal(size=m)
+    wins = np.zeros((m, m))
+    for i in range(m):
+        for j in range(i + 1, m):
+            won = rng.binomial(games, 1.0 / (1.0 + np.exp(r[j] - r[i])))
+            # at least one game each way: the comparisons connect
+            wins[i, j], wins[j, i] = max(won, 1), max(games - won, 1)
+    return wins
+
+
+def _hidden_tournament_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    chain = np.zeros((5, 5))
+    for i in range(4):  # only neighbours meet
+        chain[i, i + 1], chain[i + 1, i] = 3.0, 1.0
+    chain[4, 0] = 1.0  # and the last once beat the first
+    return (
+        Case("six responses, 20 games a pair", (_tournament(rng, 6, 20),)),
+        Case(
+            "three responses, 500 games a pair",
+            (_tournament(rng, 3, 500),),
+        ),
+        Case("ten responses, 4 games a pair", (_tournament(rng, 10, 4),)),
+        Case("a chain of neighbours closed by one upset", (chain,)),
+    )
+
+
 EXERCISES = (
     Exercise(
         id="preference-1",
@@ -546,6 +655,42 @@ EXERCISES = (
         hidden=_hidden_margin_cases,
         rtol=1e-10,
         atol=1e-12,
+    ),
+    Exercise(
+        id="preference-5",
+        task="the Bradley-Terry rewards of a tournament",
+        solution=bradley_terry_rewards,
+        cases=(
+            Case(
+                "two responses, 3 wins to 1",
+                (np.array([[0.0, 3.0], [1.0, 0.0]]),),
+            ),
+            Case(
+                "three responses in a cycle",
+                (
+                    np.array(
+                        [[0.0, 5.0, 1.0], [1.0, 0.0, 4.0], [3.0, 1.0, 0.0]]
+                    ),
+                ),
+            ),
+            Case(
+                "four responses, one pair never met",
+                (
+                    np.array(
+                        [
+                            [0.0, 6.0, 0.0, 2.0],
+                            [2.0, 0.0, 3.0, 1.0],
+                            [0.0, 3.0, 0.0, 5.0],
+                            [2.0, 4.0, 1.0, 0.0],
+                        ]
+                    ),
+                ),
+            ),
+        ),
+        oracle=_bradley_terry_by_sklearn,
+        hidden=_hidden_tournament_cases,
+        rtol=1e-6,
+        atol=1e-6,
     ),
 )
 
