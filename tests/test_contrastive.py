@@ -158,6 +158,7 @@ def test_info_nce_float32_and_large_inputs() -> None:
 
 
 def test_a_batch_of_one_has_no_negatives_and_costs_zero() -> None:
+    """N = 1: the only key is the query's own, so the loss and its gradient are 0."""
     assert lossmod.info_nce(np.array([[1.0, 2.0]]), np.array([[-3.0, 1.0]])) == 0.0
     np.testing.assert_array_equal(
         lossmod.info_nce_grad(np.array([[1.0, 2.0]]), np.array([[-3.0, 1.0]])), 0.0
@@ -229,6 +230,8 @@ def test_clip_loss_extreme_scale_against_mpmath(rng: np.random.Generator) -> Non
 
 
 def test_value_and_grad_give_the_same_bits(batch: tuple[np.ndarray, np.ndarray]) -> None:
+    """clip_loss's one-pass value_and_grad equals clip_loss and clip_loss_grad to the last bit,
+    in float64 and float32 (info_nce's is checked by the registry tests)."""
     from lossmod.contrastive import _clip_loss_value_and_grad
 
     image, text = batch
@@ -269,6 +272,7 @@ def test_value_and_grad_give_the_same_bits(batch: tuple[np.ndarray, np.ndarray])
     ],
 )  # fmt: skip
 def test_bad_arguments_raise_named_errors(call: object, message: str) -> None:
+    """Each bad argument raises a ValueError that names it and says what was expected."""
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
 
