@@ -151,6 +151,18 @@ from lossmod.robust import (
     tweedie_deviance_grad,
 )
 from lossmod.sequence import ctc_loss, ctc_loss_grad
+from lossmod.sparse import (
+    entmax15,
+    entmax15_loss,
+    entmax15_loss_grad,
+    hinge_loss,
+    hinge_loss_grad,
+    sparsemax,
+    sparsemax_loss,
+    sparsemax_loss_grad,
+    squared_hinge_loss,
+    squared_hinge_loss_grad,
+)
 
 __all__ = [
     "LOSSES",
@@ -187,6 +199,9 @@ __all__ = [
     "distillation_loss_grad",
     "dpo_loss",
     "dpo_loss_grad",
+    "entmax15",
+    "entmax15_loss",
+    "entmax15_loss_grad",
     "expected_calibration_error",
     "fit_temperature",
     "gaussian_nll_loss",
@@ -194,6 +209,8 @@ __all__ = [
     "gradcheck",
     "hinge_embedding_loss",
     "hinge_embedding_loss_grad",
+    "hinge_loss",
+    "hinge_loss_grad",
     "huber",
     "huber_grad",
     "huber_loss",
@@ -255,6 +272,11 @@ __all__ = [
     "softmax_focal_loss",
     "softmax_focal_loss_grad",
     "softplus",
+    "sparsemax",
+    "sparsemax_loss",
+    "sparsemax_loss_grad",
+    "squared_hinge_loss",
+    "squared_hinge_loss_grad",
     "triplet_margin_loss",
     "triplet_margin_loss_grad",
     "triplet_margin_with_distance_loss",

@@ -27,6 +27,7 @@ from lossmod import (
     preference,
     regression,
     robust,
+    sparse,
 )
 from lossmod._checks import FloatArray, LossValue
 
@@ -721,6 +722,64 @@ _ENTRIES = (
         value_and_grad=preference._kto_loss_value_and_grad,
         minimised_at_target=False,
         arguments=("reference", "target"),
+    ),
+    Loss(
+        name="hinge_loss",
+        value=sparse.hinge_loss,
+        grad=sparse.hinge_loss_grad,
+        input_space="scores",
+        target_space="signs",
+        convex=True,
+        nonnegative=True,
+        likelihood="none: the support vector machine's margin loss",
+        value_and_grad=sparse._hinge_loss_value_and_grad,
+    ),
+    Loss(
+        name="squared_hinge_loss",
+        value=sparse.squared_hinge_loss,
+        grad=sparse.squared_hinge_loss_grad,
+        input_space="scores",
+        target_space="signs",
+        convex=True,
+        nonnegative=True,
+        likelihood="none: the hinge squared (LinearSVC's default loss)",
+        value_and_grad=sparse._squared_hinge_loss_value_and_grad,
+    ),
+    Loss(
+        name="sparsemax_loss",
+        value=sparse.sparsemax_loss,
+        grad=sparse.sparsemax_loss_grad,
+        input_space="logits",
+        target_space="class indices",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "none: the Fenchel-Young loss of the Gini entropy "
+            "(prediction sparsemax)"
+        ),
+        sums_last_axis=True,
+        value_and_grad=sparse._sparsemax_loss_value_and_grad,
+        # minimised where sparsemax(z) = y (at z = y, say), not at the
+        # softmax's log y that the sweep tries: tests/test_sparse.py
+        minimised_at_target=False,
+    ),
+    Loss(
+        name="entmax15_loss",
+        value=sparse.entmax15_loss,
+        grad=sparse.entmax15_loss_grad,
+        input_space="logits",
+        target_space="class indices",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "none: the Fenchel-Young loss of the Tsallis 1.5 entropy "
+            "(prediction entmax-1.5)"
+        ),
+        sums_last_axis=True,
+        value_and_grad=sparse._entmax15_loss_value_and_grad,
+        # minimised where entmax15(z) = y (at z = 2 sqrt(y), say), not
+        # at log y: tests/test_sparse.py
+        minimised_at_target=False,
     ),
 )
 

@@ -259,6 +259,8 @@ def perfect_prediction(loss: Loss, target: Any) -> np.ndarray:
         return np.where(target == 1, 0.0, 10.0)
     if loss.input_space == "scores" and loss.target_space == "class indices":
         return 2.0 * np.eye(C)[target]
+    if loss.input_space == "scores" and loss.target_space == "signs":
+        return 2.0 * target  # margins y s = 2, beyond 1
     if loss.input_space == "scores":  # label lists
         listed = np.cumprod(target != -1, axis=1).astype(bool)
         is_target = np.zeros(target.shape, dtype=bool)
