@@ -18,8 +18,8 @@ from lossmod_instructor.exercises import Case, Exercise
 def kl_optimal_policy(
     ref_probs: ArrayLike, rewards: ArrayLike, beta: float
 ) -> NDArray[np.float64]:
-    """The policy that maximises E_pi[r] - beta KL(pi || pi_ref), for each
-    prompt.
+    """The policy that maximises E_pi[r] - beta KL(pi || pi_ref), for
+    each prompt.
 
     Parameters
     ----------
@@ -97,29 +97,29 @@ def _hidden_policy_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 
 
 def dpo_policy_gradient(
-    policy_logits: ArrayLike,
-    ref_log_probs: ArrayLike,
-    prompts: ArrayLike,
-    chosen: ArrayLike,
-    rejected: ArrayLike,
+    theta: ArrayLike,
+    ref_logps: ArrayLike,
+    x: ArrayLike,
+    y_w: ArrayLike,
+    y_l: ArrayLike,
     beta: float,
 ) -> NDArray[np.float64]:
-    """Gradient of the mean DPO loss over a batch of pairs with respect to
-    a tabular policy's logits.
+    """Gradient of the mean DPO loss over a batch of pairs with respect
+    to a tabular policy's logits theta.
 
-    The policy is pi(y_m | x_k) = softmax(policy_logits[k])[m]. Pair i
-    compares, for prompt prompts[i], the chosen response chosen[i] with
-    the rejected response rejected[i].
+    The policy is pi(y | x) = softmax(theta[x])[y]. Pair i compares, for
+    the prompt x[i], the chosen response y_w[i] with the rejected
+    response y_l[i].
 
     Parameters
     ----------
-    policy_logits : array of shape (K, M)
-        The policy's logits theta, one row per prompt.
-    ref_log_probs : array of shape (K, M)
-        log pi_ref(y_m | x_k), each row's exponentials summing to 1.
-    prompts, chosen, rejected : arrays of int, shape (n,)
-        The prompt, the chosen response and the rejected response of each
-        pair (chosen[i] != rejected[i]).
+    theta : array of shape (K, M)
+        The policy's logits, one row per prompt.
+    ref_logps : array of shape (K, M)
+        log pi_ref(y | x), each row's exponentials summing to 1.
+    x, y_w, y_l : arrays of int, shape (n,)
+        The prompt, the chosen and the rejected response of each pair
+        (y_w[i] != y_l[i]).
     beta : float
         DPO's beta > 0.
 
@@ -127,49 +127,50 @@ def dpo_policy_gradient(
     -------
     array of float64 of shape (K, M): d(mean loss) / d theta.
     """
-    theta = np.asarray(policy_logits, dtype=np.float64)
-    ref = np.asarray(ref_log_probs, dtype=np.float64)
-    x, w, v = (np.asarray(a) for a in (prompts, chosen, rejected))
-    top = np.max(theta, axis=1, keepdims=True)
-    log_pi = theta - top - np.log(np.sum(np.exp(theta - top), 1))[:, None]
-    h = (log_pi[x, w] - log_pi[x, v]) - (ref[x, w] - ref[x, v])
+    logits = np.asarray(theta, dtype=np.float64)
+    ref = np.asarray(ref_logps, dtype=np.float64)
+    k, w, v = (np.asarray(a) for a in (x, y_w, y_l))
+    top = np.max(logits, axis=1, keepdims=True)
+    log_z = np.log(np.sum(np.exp(logits - top), axis=1, keepdims=True))
+    log_pi = logits - top - log_z
+    h = (log_pi[k, w] - log_pi[k, v]) - (ref[k, w] - ref[k, v])
     # d loss / d log pi(y_w) = -beta sigmoid(-beta h), the opposite for
     # y_l; e^-|t| keeps the sigmoid from overflowing
     t = -beta * h
     e = np.exp(-np.abs(t))
-    weight = beta * np.where(t >= 0, 1.0, e) / (1.0 + e) / len(x)
-    # d log pi(y) / d theta = onehot(y) - pi: the pi terms of y_w and y_l
-    # cancel, leaving weight * (onehot(y_l) - onehot(y_w))
-    grad = np.zeros_like(theta)
-    np.add.at(grad, (x, w), -weight)
-    np.add.at(grad, (x, v), weight)
+    weight = beta * np.where(t >= 0, 1.0, e) / (1.0 + e) / len(k)
+    # d log pi(y) / d theta = onehot(y) - pi: the pi terms of y_w and
+    # y_l cancel, leaving weight * (onehot(y_l) - onehot(y_w))
+    grad = np.zeros_like(logits)
+    np.add.at(grad, (k, w), -weight)
+    np.add.at(grad, (k, v), weight)
     return grad
 
 
 def _dpo_gradient_by_differences(
-    policy_logits: ArrayLike,
-    ref_log_probs: ArrayLike,
-    prompts: ArrayLike,
-    chosen: ArrayLike,
-    rejected: ArrayLike,
+    theta: ArrayLike,
+    ref_logps: ArrayLike,
+    x: ArrayLike,
+    y_w: ArrayLike,
+    y_l: ArrayLike,
     beta: float,
 ) -> NDArray[np.float64]:
     """The oracle: central differences of the mean lossmod.dpo_loss of
     lossmod.log_softmax(theta)."""
-    ref = np.asarray(ref_log_probs, dtype=np.float64)
-    x, w, v = (np.asarray(a) for a in (prompts, chosen, rejected))
+    ref = np.asarray(ref_logps, dtype=np.float64)
+    k, w, v = (np.asarray(a) for a in (x, y_w, y_l))
 
-    def mean_loss(theta: NDArray[np.float64]) -> float:
-        log_pi = lossmod.log_softmax(theta, axis=1)
+    def mean_loss(logits: NDArray[np.float64]) -> float:
+        log_pi = lossmod.log_softmax(logits, axis=1)
         return float(
             lossmod.dpo_loss(
-                log_pi[x, w], log_pi[x, v], ref[x, w], ref[x, v], beta=beta
+                log_pi[k, w], log_pi[k, v], ref[k, w], ref[k, v], beta=beta
             )
         )
 
-    theta = np.asarray(policy_logits, dtype=np.float64)
+    start = np.asarray(theta, dtype=np.float64)
     return np.asarray(
-        lossmod.numerical_gradient(mean_loss, theta), dtype=np.float64
+        lossmod.numerical_gradient(mean_loss, start), dtype=np.float64
     )
 
 
@@ -216,8 +217,9 @@ def preference_fixed_points(
     """Where the expected DPO and IPO losses of one pair are smallest.
 
     Response a beats response b in a fraction ``win_rate`` of the
-    comparisons, and b beats a in the rest; the data hold both kinds. With
-    h the log-ratio difference of a over b (the h of dpo_loss), return
+    comparisons, and b beats a in the rest; the data hold both kinds.
+    With h the log-ratio difference of a over b (the h of dpo_loss),
+    return
     the h that minimises each expected loss,
         p * loss(h) + (1 - p) * loss(-h),
     with DPO's loss and with IPO's, both with this beta (IPO's tau).
@@ -296,10 +298,10 @@ def _hidden_fixed_point_cases(
 
 
 def simpo_margins(
-    chosen_token_logps: ArrayLike,
-    rejected_token_logps: ArrayLike,
-    chosen_mask: ArrayLike,
-    rejected_mask: ArrayLike,
+    logps_w: ArrayLike,
+    logps_l: ArrayLike,
+    mask_w: ArrayLike,
+    mask_l: ArrayLike,
     beta: float,
     gamma: float,
 ) -> NDArray[np.float64]:
@@ -308,13 +310,13 @@ def simpo_margins(
 
     Parameters
     ----------
-    chosen_token_logps : array of shape (B, T)
-        log pi(token | prompt, previous tokens) of each token of the chosen
-        responses; at padded positions the value is meaningless (it may be
-        NaN).
-    rejected_token_logps : array of shape (B, T2)
+    logps_w : array of shape (B, T)
+        log pi(token | prompt, earlier tokens) of each token of the
+        chosen responses; at padded positions the value is meaningless
+        (it may be NaN).
+    logps_l : array of shape (B, T2)
         The same for the rejected responses.
-    chosen_mask, rejected_mask : arrays of bool, shapes (B, T), (B, T2)
+    mask_w, mask_l : arrays of bool, shapes (B, T) and (B, T2)
         True at the real tokens; every response has at least one.
     beta : float
         SimPO's reward scale beta > 0.
@@ -323,40 +325,40 @@ def simpo_margins(
 
     Returns
     -------
-    array of float64 of shape (B,): the margin m of each pair, the number
-    SimPO's loss takes the logistic loss of.
+    array of float64 of shape (B,): the margin m of each pair, the
+    number SimPO's loss takes the logistic loss of.
     """
 
     def mean_logp(
         logps: ArrayLike, mask: ArrayLike
     ) -> NDArray[np.float64]:
         real = np.asarray(mask, dtype=bool)
-        values = np.where(real, np.asarray(logps, dtype=np.float64), 0.0)
+        values = np.asarray(logps, dtype=np.float64)
+        # np.where, not values * real: NaN * 0 is NaN
+        total = np.where(real, values, 0.0).sum(axis=1)
         # the average log-probability per token: log pi(y) / |y|
-        return np.asarray(
-            values.sum(axis=1) / real.sum(axis=1), dtype=np.float64
-        )
+        return np.asarray(total / real.sum(axis=1), dtype=np.float64)
 
-    chosen = mean_logp(chosen_token_logps, chosen_mask)
-    rejected = mean_logp(rejected_token_logps, rejected_mask)
+    chosen = mean_logp(logps_w, mask_w)
+    rejected = mean_logp(logps_l, mask_l)
     return beta * (chosen - rejected) - gamma
 
 
 def _simpo_margins_by_loop(
-    chosen_token_logps: ArrayLike,
-    rejected_token_logps: ArrayLike,
-    chosen_mask: ArrayLike,
-    rejected_mask: ArrayLike,
+    logps_w: ArrayLike,
+    logps_l: ArrayLike,
+    mask_w: ArrayLike,
+    mask_l: ArrayLike,
     beta: float,
     gamma: float,
 ) -> NDArray[np.float64]:
     """The oracle: a loop over the pairs and tokens with math.fsum."""
     margins = []
     for cw, cm, rw, rm in zip(
-        np.asarray(chosen_token_logps),
-        np.asarray(chosen_mask),
-        np.asarray(rejected_token_logps),
-        np.asarray(rejected_mask),
+        np.asarray(logps_w),
+        np.asarray(mask_w),
+        np.asarray(logps_l),
+        np.asarray(mask_l),
         strict=True,
     ):
         good = [float(v) for v, keep in zip(cw, cm, strict=True) if keep]
@@ -421,8 +423,8 @@ def bradley_terry_rewards(wins: ArrayLike) -> NDArray[np.float64]:
     wins : array of shape (M, M)
         wins[i, j] is how often response i beat response j (>= 0, a zero
         diagonal). The comparisons connect: however the responses are
-        split into two groups, each group beat the other at least once, so
-        that a finite maximiser exists.
+        split into two groups, each group beat the other at least once,
+        so that a finite maximiser exists.
 
     Returns
     -------
@@ -441,7 +443,8 @@ def bradley_terry_rewards(wins: ArrayLike) -> NDArray[np.float64]:
     for _ in range(100):
         gap = r[:, None] - r[None, :]
         p = 1.0 / (1.0 + np.exp(-gap))  # P(i beats j)
-        # dL/dr_i = sum_j (w_ij - n_ij p_ij): observed minus expected wins
+        # dL/dr_i = sum_j (w_ij - n_ij p_ij): observed minus expected
+        # wins
         grad = np.sum(w - games * p, axis=1)
         # -d2L/dr dr^T: a graph Laplacian with weights n_ij p_ij p_ji,
         # singular along (1, ..., 1): solve in the least-squares sense
@@ -449,8 +452,10 @@ def bradley_terry_rewards(wins: ArrayLike) -> NDArray[np.float64]:
         laplacian = np.diag(weights.sum(axis=1)) - weights
         step = np.linalg.lstsq(laplacian, grad, rcond=None)[0]
         size = 1.0
-        while log_likelihood(r + size * step) < log_likelihood(r) - 1e-12:
-            size /= 2  # backtrack: Newton's step may overshoot
+        # backtrack: Newton's step may overshoot
+        now = log_likelihood(r)
+        while log_likelihood(r + size * step) < now - 1e-12:
+            size /= 2
         r = r + size * step
         if np.max(np.abs(size * step)) < 1e-13:
             break
@@ -621,10 +626,7 @@ EXERCISES = (
     ),
     Exercise(
         id="preference-4",
-        task=(
-            "SimPO's length-normalised margins from padded token "
-            "log-probabilities"
-        ),
+        task="SimPO's length-normalised margins of padded pairs",
         solution=simpo_margins,
         cases=(
             Case(
