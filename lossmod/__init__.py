@@ -68,6 +68,14 @@ from lossmod.focal import (
     softmax_focal_loss,
     softmax_focal_loss_grad,
 )
+from lossmod.generative import (
+    gan_discriminator_loss,
+    gan_discriminator_loss_grad,
+    gan_generator_loss,
+    gan_generator_loss_grad,
+    gaussian_kl_standard_normal,
+    gaussian_kl_standard_normal_grad,
+)
 from lossmod.gradcheck import (
     GradCheck,
     gradcheck,
@@ -204,6 +212,12 @@ __all__ = [
     "entmax15_loss_grad",
     "expected_calibration_error",
     "fit_temperature",
+    "gan_discriminator_loss",
+    "gan_discriminator_loss_grad",
+    "gan_generator_loss",
+    "gan_generator_loss_grad",
+    "gaussian_kl_standard_normal",
+    "gaussian_kl_standard_normal_grad",
     "gaussian_nll_loss",
     "gaussian_nll_loss_grad",
     "gradcheck",

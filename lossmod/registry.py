@@ -21,6 +21,7 @@ from lossmod import (
     divergence,
     embedding,
     focal,
+    generative,
     likelihood,
     margin,
     overlap,
@@ -780,6 +781,46 @@ _ENTRIES = (
         # minimised where entmax15(z) = y (at z = 2 sqrt(y), say), not
         # at log y: tests/test_sparse.py
         minimised_at_target=False,
+    ),
+    Loss(
+        name="gaussian_kl_standard_normal",
+        value=generative.gaussian_kl_standard_normal,
+        grad=generative.gaussian_kl_standard_normal_grad,
+        input_space="values",
+        target_space="none",
+        convex=True,
+        nonnegative=True,
+        likelihood=(
+            "none: the KL term of a VAE's ELBO, "
+            "D_KL(N(mu, e^v) || N(0, 1))"
+        ),
+        sums_last_axis=True,
+        value_and_grad=(
+            generative._gaussian_kl_standard_normal_value_and_grad
+        ),
+        # smallest at mu = 0 whatever the log-variances: no target
+        minimised_at_target=False,
+        # the log-variances, drawn like gaussian_nll_loss's variances
+        # (any real number is a log-variance)
+        arguments=("var",),
+    ),
+    Loss(
+        name="gan_discriminator_loss",
+        value=generative.gan_discriminator_loss,
+        grad=generative.gan_discriminator_loss_grad,
+        input_space="logits",
+        target_space="none",
+        convex=True,
+        # >= 0 for kind="minimax" and "hinge"; the Wasserstein critic's
+        # -r + f takes any sign (tests/test_generative.py)
+        nonnegative=False,
+        likelihood=(
+            'Bernoulli: real (1) against generated (0), for kind="minimax"'
+        ),
+        value_and_grad=generative._gan_discriminator_loss_value_and_grad,
+        # no target: the second argument holds the fake samples' logits
+        minimised_at_target=False,
+        arguments=("input2",),
     ),
 )
 

@@ -102,6 +102,7 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
     ],
     "cauchy_loss": [{"scale": 0.5}],
     "tukey_biweight_loss": [{"scale": 2.0}],
+    "gan_discriminator_loss": [{"kind": "hinge"}, {"kind": "wasserstein"}],
 }
 
 
