@@ -579,27 +579,27 @@ def _kto_parts(
         if w < 0:
             raise ValueError(f"{name} must be >= 0; got {value!r}")
         weights.append(w)
-    (z, z_ref, y), out_dtype = _arrays(
+    (z, z_ref, s), out_dtype = _arrays(
         reduction,
         policy_logps=policy_logps,
         reference_logps=reference_logps,
         desirable=desirable,
     )
-    wrong = (y != 1) & (y != -1)
+    wrong = (s != 1) & (s != -1)
     if wrong.any():
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
         raise ValueError(
             "desirable must hold 1 (desirable) or -1 (undesirable); got "
-            f"{float(y[index])} at index {index}"
+            f"{float(s[index])} at index {index}"
         )
-    w_y = np.where(y == 1, weights[0], weights[1])
-    t = y * b * ((z - z_ref) - z0)
+    w_s = np.where(s == 1, weights[0], weights[1])
+    t = s * b * ((z - z_ref) - z0)
     # 1 - sigmoid(t) = sigmoid(-t), from e^-|t| in (0, 1]: no overflow
-    losses = w_y * _sigmoid(-t)
+    losses = w_s * _sigmoid(-t)
     # d sigmoid(-t)/dt = -sigmoid(t) sigmoid(-t) = -e / (1 + e)^2 with
-    # e = e^-|t|; dt/d log pi = y beta
+    # e = e^-|t|; dt/d log pi = s beta
     e = np.exp(-np.abs(t))
-    slopes = -w_y * y * b * e / (1.0 + e) ** 2
+    slopes = -w_s * s * b * e / (1.0 + e) ** 2
     return finish_both(losses, slopes, reduction, float(z.size), out_dtype)
 
 
@@ -620,11 +620,11 @@ def kto_loss(
     With the implicit reward r = log pi(y) - log ref(y) and the reference
     point z0 (``kl``)::
 
-        desirable (y = 1):    l = w_d (1 - sigmoid(beta (r - z0)))
-        undesirable (y = -1): l = w_u (1 - sigmoid(beta (z0 - r)))
+        desirable (s = 1):    l = w_d (1 - sigmoid(beta (r - z0)))
+        undesirable (s = -1): l = w_u (1 - sigmoid(beta (z0 - r)))
 
-    that is l = w_y sigmoid(-t) with t = y beta (r - z0). Gradient with
-    respect to log pi(y): -w_y y beta sigmoid(t) sigmoid(-t), / n for
+    that is l = w_s sigmoid(-t) with t = s beta (r - z0). Gradient with
+    respect to log pi(y): -w_s s beta sigmoid(t) sigmoid(-t), / n for
     "mean" (z0 is a constant: TRL estimates it from mismatched pairs,
     clamps it at 0 and does not differentiate it).
 
@@ -635,7 +635,7 @@ def kto_loss(
     reference_logps : array_like, the same shape
         log ref(y | x) under the frozen reference model.
     desirable : array_like, the same shape
-        1 for a desirable response, -1 for an undesirable one.
+        s = 1 for a desirable response, -1 for an undesirable one.
     kl : float
         The reference point z0, an estimate of KL(pi || ref) >= 0.
     beta : float
@@ -648,7 +648,7 @@ def kto_loss(
     -------
     float32 or float64 scalar (the first argument's precision), or an
     array of the inputs' shape for ``reduction="none"``; every loss lies
-    in [0, w_y].
+    in [0, w_s].
 
     Explained in chapters/preference.ipynb.
     Reference: Ethayarajh et al. (2024), "KTO: model alignment as
@@ -678,7 +678,7 @@ def kto_loss_grad(
     reduction: Reduction = "mean",
 ) -> FloatArray:
     """Gradient of :func:`kto_loss` with respect to ``policy_logps``:
-    -w_y y beta sigmoid(t) sigmoid(-t), / n for "mean"."""
+    -w_s s beta sigmoid(t) sigmoid(-t), / n for "mean"."""
     return _kto_parts(
         policy_logps,
         reference_logps,
