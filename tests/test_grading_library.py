@@ -7,12 +7,15 @@ every declaration is one the learner is told of."""
 from __future__ import annotations
 
 import ast
+import pickle
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from lossmod_instructor import publish
 from lossmod_instructor.exercises import EXERCISES, stub_source
@@ -20,11 +23,12 @@ from lossmod_instructor.grading import library
 from lossmod_instructor.grading.scoring import forbidden_names
 
 import lossmod
+from tests.helpers.cases import call_args, sample_input, sample_target
 
 ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = """
-import gc, importlib, json, sys
+import gc, importlib, json, pickle, sys
 results = {}
 for root, names in json.loads(sys.argv[1]):
     for module in [m for m in sys.modules if m.split(".")[0] in ("lossmod", "lossmod_instructor")]:
@@ -53,11 +57,11 @@ for root, names in json.loads(sys.argv[1]):
         and getattr(getattr(o, "__code__", None), "co_filename", "").startswith(root)
     }
     works = {}
+    with open(sys.argv[2], "rb") as file:
+        samples = pickle.load(file)
     for name, loss in lossmod.LOSSES.items():
         if name not in names:
-            p = np.array([[0.2, 0.8], [0.6, 0.4]])
-            t = np.array([0, 1]) if name == "cross_entropy" else np.array([[0.25, 0.75]] * 2)
-            args = (np.log(p), t) if name == "kl_div" else (p, t)
+            args = samples[name]
             works[name] = bool(np.all(np.isfinite(loss.value(*args)))) and bool(
                 np.all(np.isfinite(loss.grad(*args)))
             )
@@ -77,8 +81,16 @@ def probe(libraries: list[library.Library]) -> dict[str, dict[str, object]]:
     spec = [[str(lib.root), sorted(lib.unavailable)] for lib in libraries]
     import json
 
+    # Inputs for every registered loss, drawn as the registry sweep draws them.
+    rng = np.random.default_rng(20261206)
+    samples = {}
+    for name, loss in lossmod.LOSSES.items():
+        target = sample_target(loss, rng)
+        samples[name] = [sample_input(loss, rng, target), *call_args(target)]
+    inputs = Path(tempfile.mkdtemp(prefix="probe-")) / "inputs.pickle"
+    inputs.write_bytes(pickle.dumps(samples))
     run = subprocess.run(
-        [sys.executable, "-I", "-c", _PROBE, json.dumps(spec)],
+        [sys.executable, "-I", "-c", _PROBE, json.dumps(spec), str(inputs)],
         capture_output=True,
         text=True,
         check=False,
