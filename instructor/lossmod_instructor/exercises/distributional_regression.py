@@ -15,16 +15,16 @@ from lossmod_instructor.exercises import Case, Exercise
 def gaussian_nll_profile(
     residual: ArrayLike, eps: float
 ) -> NDArray[np.float64]:
-    """The smallest Gaussian negative log-likelihood a learned variance can
-    reach, for each residual.
+    """The smallest Gaussian negative log-likelihood a learned variance
+    can reach, for each residual.
 
     Parameters
     ----------
     residual : array of any shape
         r = mean - target, finite.
     eps : float, > 0
-        The smallest variance allowed (torch's gaussian_nll_loss clamps the
-        variance at eps).
+        The smallest variance allowed (torch's gaussian_nll_loss clamps
+        the variance at eps).
 
     Returns
     -------
@@ -39,7 +39,8 @@ def gaussian_nll_profile(
 
 
 def barron_rho(x: ArrayLike, alpha: float) -> NDArray[np.float64]:
-    """Barron's general robust loss rho(x, alpha, c = 1), for every alpha.
+    """Barron's general robust loss rho(x, alpha, c = 1), for every
+    alpha.
 
     Parameters
     ----------
@@ -62,7 +63,7 @@ def barron_rho(x: ArrayLike, alpha: float) -> NDArray[np.float64]:
         return -np.expm1(-0.5 * q)
     d = abs(alpha - 2.0)
     # (1 + q/d)^(alpha/2) - 1 = expm1(alpha/2 * log1p(q/d)), and
-    # d/alpha * expm1(alpha L/2) = (d/2) L * expm1(t)/t with t = alpha L/2:
+    # d/alpha * expm1(alpha L/2) = (d/2) L * expm1(t)/t, t = alpha L/2:
     # no 0/0 at alpha = 0 and no rounding of (1 + q/d)^(alpha/2) to 1.
     log_term = np.log1p(q / d)
     t = 0.5 * alpha * log_term
@@ -88,13 +89,14 @@ def tweedie_unit_deviance(
 
     Returns
     -------
-    array of the shape of target: d(y, mu) = 2 * integral from mu to y of
-    (y - t) / V(t) dt, to a relative error of 1e-8.
+    array of the shape of target: d(y, mu) = 2 * integral from mu to y
+    of (y - t) / V(t) dt, to a relative error of 1e-8.
     """
     y = np.asarray(target, dtype=np.float64)
     mu = np.asarray(mean, dtype=np.float64)
     a, b = 1.0 - power, 2.0 - power
-    # 2 int_mu^y (y - t) t^-p dt = 2 [y (y^a - mu^a)/a - (y^b - mu^b)/b],
+    # 2 int_mu^y (y - t) t^-p dt
+    #   = 2 [y (y^a - mu^a)/a - (y^b - mu^b)/b],
     # which with s = log(mu / y) is 2 y^b [expm1(b s)/b - expm1(a s)/a];
     # expm1(c s)/c = s expm1(c s)/(c s) is s at c = 0 (p = 1 or 2).
     positive = y > 0
@@ -124,8 +126,8 @@ def expected_pinball_exponential(
     c : array of any shape
         Predictions, any real numbers.
     quantile : float in (0, 1)
-        The level q of the pinball loss rho_q(Y - c) (residual target minus
-        prediction).
+        The level q of the pinball loss rho_q(Y - c) (residual target
+        minus prediction).
 
     Returns
     -------
