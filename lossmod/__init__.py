@@ -102,6 +102,15 @@ from lossmod.overlap import (
     tversky_loss,
     tversky_loss_grad,
 )
+from lossmod.penalties import (
+    l1_penalty,
+    l1_penalty_grad,
+    l2_penalty,
+    l2_penalty_grad,
+    soft_threshold,
+    uncertainty_weighted_loss,
+    uncertainty_weighted_loss_grad,
+)
 from lossmod.preference import (
     bradley_terry_loss,
     bradley_terry_loss_grad,
@@ -241,6 +250,10 @@ __all__ = [
     "kto_loss_grad",
     "l1_loss",
     "l1_loss_grad",
+    "l1_penalty",
+    "l1_penalty_grad",
+    "l2_penalty",
+    "l2_penalty_grad",
     "log_cosh",
     "log_cosh_grad",
     "log_sigmoid",
@@ -282,6 +295,7 @@ __all__ = [
     "smooth_l1_loss_grad",
     "soft_margin_loss",
     "soft_margin_loss_grad",
+    "soft_threshold",
     "softmax",
     "softmax_focal_loss",
     "softmax_focal_loss_grad",
@@ -301,5 +315,7 @@ __all__ = [
     "tversky_loss_grad",
     "tweedie_deviance",
     "tweedie_deviance_grad",
+    "uncertainty_weighted_loss",
+    "uncertainty_weighted_loss_grad",
     "xlogy",
 ]

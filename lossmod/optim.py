@@ -1,4 +1,4 @@
-"""Optimisers: gradient descent, momentum and Adam, each updating
+"""Optimisers: gradient descent, momentum, Adam and AdamW, each updating
 parameters in place.
 
 Every optimiser has one method, ``step(params, grads)``: given the
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["SGD", "Adam", "Momentum", "Optimizer"]
+__all__ = ["SGD", "Adam", "AdamW", "Momentum", "Optimizer"]
 
 Array = NDArray[np.float64]
 
@@ -203,4 +203,63 @@ class Adam(Optimizer):
         return (
             f"Adam(lr={self.lr!r}, beta1={self.beta1!r}, "
             f"beta2={self.beta2!r}, eps={self.eps!r})"
+        )
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
+
+    Update at step t, with Adam's moments of the loss's gradient g only::
+
+        theta <- theta - lr * weight_decay * theta   (decay, decoupled)
+        theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)   (Adam's step)
+
+    both from the same theta_{t-1} (g was computed there), as PyTorch's
+    ``AdamW`` does. Adam on loss + (weight_decay / 2) ||theta||^2 instead
+    adds weight_decay * theta to g, which then passes through m and v
+    and is divided by sqrt(v_hat): the two reach different fixed points
+    (chapter "Composite objectives"). The decay applies to every array
+    given to ``step``; give it the weights only to leave biases alone.
+
+    Parameters
+    ----------
+    lr, beta1, beta2, eps : float
+        As for :class:`Adam`.
+    weight_decay : float
+        lambda >= 0; 0 gives :class:`Adam`.
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(lr, beta1, beta2, eps)
+        if not (
+            isinstance(weight_decay, numbers.Real)
+            and np.isfinite(weight_decay)
+            and weight_decay >= 0
+        ):
+            raise ValueError(
+                "weight_decay must be a finite number >= 0; "
+                f"got {weight_decay!r}"
+            )
+        self.weight_decay: float = float(weight_decay)
+
+    def step(
+        self, params: Sequence[Array], grads: Sequence[Array]
+    ) -> None:
+        self._check(params, grads, self.m)
+        for p in params:
+            p *= 1.0 - self.lr * self.weight_decay
+        super().step(params, grads)
+
+    def __repr__(self) -> str:
+        return (
+            f"AdamW(lr={self.lr!r}, beta1={self.beta1!r}, "
+            f"beta2={self.beta2!r}, eps={self.eps!r}, "
+            f"weight_decay={self.weight_decay!r})"
         )

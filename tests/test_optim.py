@@ -150,3 +150,76 @@ def test_state_belongs_to_one_set_of_parameters() -> None:
     opt.step([np.zeros(2)], [np.ones(2)])
     with pytest.raises(ValueError, match=r"^params must be the same arrays at every step"):
         opt.step([np.zeros(3)], [np.ones(3)])
+
+
+def adamw_reference(
+    start: np.ndarray, grads: list[np.ndarray], lr: float, weight_decay: float
+) -> np.ndarray:
+    """AdamW written out by hand (Loshchilov and Hutter's algorithm 2 as PyTorch orders it, with
+    beta1 = 0.9, beta2 = 0.999, eps = 1e-8): decay theta by lr * weight_decay, then Adam's step."""
+    theta, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    for t, g in enumerate(grads, start=1):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        step = (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        theta = theta - lr * weight_decay * theta - lr * step
+    return theta
+
+
+def test_adamw_equals_a_hand_written_reference() -> None:
+    """Five AdamW steps on given gradients equal the reference update, the first by hand:
+    theta = 2 - 0.1 * 0.5 * 2 - 0.1 * sign(g) = 1.9 - 0.1 = 1.8 for g > 0."""
+    rng = np.random.default_rng(3)
+    start = rng.normal(size=3)
+    grads = [rng.normal(size=3) for _ in range(5)]
+    p = start.copy()
+    opt = optim.AdamW(lr=0.1, weight_decay=0.5)
+    for g in grads:
+        opt.step([p], [g])
+    np.testing.assert_allclose(p, adamw_reference(start, grads, 0.1, 0.5), rtol=1e-13)
+    q = np.array([2.0])
+    optim.AdamW(lr=0.1, weight_decay=0.5).step([q], [np.array([3.0])])
+    np.testing.assert_allclose(q, [1.8], rtol=1e-8)
+
+
+def test_adamw_without_decay_is_adam() -> None:
+    """weight_decay = 0 gives Adam's iterates exactly."""
+    p, q = np.array([1.0, -1.0]), np.array([1.0, -1.0])
+    adam, adamw = optim.Adam(lr=0.05), optim.AdamW(lr=0.05, weight_decay=0.0)
+    for _ in range(20):
+        adam.step([p], [quadratic_gradient(p)])
+        adamw.step([q], [quadratic_gradient(q)])
+    np.testing.assert_array_equal(p, q)
+
+
+def test_adamw_fixed_point_is_not_the_l2_penalised_minimiser() -> None:
+    """On f(x) = 1/2 (x - c)^T A (x - c) with lambda = 0.3, Adam on f + lambda/2 |x|^2 reaches
+    the penalised minimiser (A + lambda I)^{-1} A c, while AdamW(weight_decay=lambda) reaches the
+    minimiser of f in the box |x_j| <= 1/lambda (its fixed point as eps -> 0), here by scipy's
+    minimize with bounds, far from the first."""
+    from scipy.optimize import minimize
+
+    lam = 0.3
+    centre = np.array([1.0, -5.0])
+    penalised = np.linalg.solve(A + lam * np.eye(2), A @ centre)
+    boxed = minimize(
+        lambda x: 0.5 * (x - centre) @ A @ (x - centre),
+        np.zeros(2),
+        jac=lambda x: A @ (x - centre),
+        bounds=[(-1 / lam, 1 / lam)] * 2,
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-12},
+    ).x
+    p, q = np.zeros(2), np.zeros(2)
+    adam, adamw = optim.Adam(lr=0.01), optim.AdamW(lr=0.01, weight_decay=lam)
+    for _ in range(20000):
+        adam.step([p], [A @ (p - centre) + lam * p])
+        adamw.step([q], [A @ (q - centre)])
+    np.testing.assert_allclose(p, penalised, atol=1e-5)
+    np.testing.assert_allclose(q, boxed, atol=5e-3)
+    assert np.abs(q - p).max() > 0.5
+
+
+def test_adamw_rejects_a_negative_weight_decay() -> None:
+    with pytest.raises(ValueError, match=r"^weight_decay must be a finite number >= 0; got -0.1$"):
+        optim.AdamW(weight_decay=-0.1)
