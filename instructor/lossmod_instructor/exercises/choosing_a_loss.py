@@ -10,7 +10,10 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise
 
 
-def huber_delta(residuals: ArrayLike, efficiency: float = 0.95) -> float:
+def huber_delta(
+    residuals: ArrayLike,
+    efficiency: float = 0.95,
+) -> float:
     """Huber's threshold delta = k * scale, with k chosen for a Gaussian
     efficiency.
 
@@ -89,37 +92,116 @@ def balanced_pos_weight(
     return prior * negatives / ((1 - prior) * positives)
 
 
-def expected_calibration_error(
-    probs: ArrayLike, labels: ArrayLike, bins: int = 10
-) -> float:
-    """Expected calibration error of binary probabilities over
-    equal-width bins.
+def cost_threshold(costs: ArrayLike) -> NDArray[np.float64]:
+    """The decision threshold that minimises the expected cost, and the
+    pos_weight that moves a model's threshold of 1/2 there.
+
+    costs[d, y] is what deciding d (0: negative, 1: positive) costs when
+    the label is y; each mistake costs more than the right decision for
+    the same label. A calibrated model says that the example is positive
+    with probability p. Return t, the probability above which deciding 1
+    has the smaller expected cost, and a, the pos_weight with which a
+    model trained by bce_with_logits and thresholded at 1/2 makes the
+    same decisions.
 
     Parameters
     ----------
-    probs : array of shape (N,), predicted probabilities of the positive
-        class, in [0, 1]
-    labels : array of shape (N,), 0/1
-    bins : int
-        Number of equal intervals of [0, 1], each closed on the right:
-        (a, b], the first [0, b].
+    costs : array of shape (2, 2)
+        costs[decision, label].
 
     Returns
     -------
-    float: sum over bins of (n_b / N)
-    |mean label in b - mean probability in b|.
+    array of shape (2,): [t, a].
     """
-    p = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    # 0 .. bins-1
-    which = np.digitize(
-        p, np.linspace(0.0, 1.0, bins + 1)[1:-1], right=True
+    c = np.asarray(costs, dtype=np.float64)
+    if c.shape != (2, 2):
+        raise ValueError(f"costs must have shape (2, 2); got {c.shape}")
+    # what a mistake costs more than the right decision, for each label
+    false_alarm = c[1, 0] - c[0, 0]
+    miss = c[0, 1] - c[1, 1]
+    if not (false_alarm > 0 and miss > 0):
+        raise ValueError(
+            "each mistake must cost more than the right decision; got "
+            f"{c.tolist()}"
+        )
+    threshold = false_alarm / (false_alarm + miss)
+    return np.array([threshold, miss / false_alarm])
+
+
+def stock_to_hold(
+    demand: ArrayLike, cost_short: float, cost_left: float
+) -> NDArray[np.float64]:
+    """The quantile level, and the amount, that minimise an asymmetric
+    cost of getting a quantity wrong.
+
+    Each unit of demand above the amount held costs cost_short (a lost
+    sale), each unit held above the demand costs cost_left (waste).
+    Return the level q of the quantile of the demand that minimises the
+    expected cost, and the amount that minimises the mean cost over the
+    past demands given (the smallest such amount if several tie).
+
+    Parameters
+    ----------
+    demand : array of shape (n,)
+        Past demands.
+    cost_short, cost_left : float
+        Positive costs per unit.
+
+    Returns
+    -------
+    array of shape (2,): [q, amount].
+    """
+    if not (cost_short > 0 and cost_left > 0):
+        raise ValueError(
+            "cost_short and cost_left must be > 0; got "
+            f"{cost_short!r} and {cost_left!r}"
+        )
+    level = cost_short / (cost_short + cost_left)
+    # the smallest s with a fraction >= level of the demands <= s
+    amount = np.quantile(
+        np.asarray(demand, dtype=np.float64),
+        level,
+        method="inverted_cdf",
     )
-    count = np.bincount(which, minlength=bins)
-    # n_b |ybar - pbar|
-    labels_in = np.bincount(which, y, bins)
-    gap = np.abs(labels_in - np.bincount(which, p, bins))
-    return float(gap.sum() / len(p)) if count.sum() else 0.0
+    return np.array([level, amount])
+
+
+def welsch_mode(samples: ArrayLike, scale: float) -> float:
+    """The constant that minimises the mean Welsch loss of the samples.
+
+    The Welsch loss of a residual r at scale c is
+    1 - exp(-r^2 / (2 c^2)) (lossmod.barron_loss with alpha=-inf and
+    scale=c). Return the m that minimises its mean over the residuals
+    m - samples: the global minimiser, not only a stationary point,
+    accurate to about 1e-8 relative.
+
+    Parameters
+    ----------
+    samples : array of shape (n,)
+    scale : float
+        c > 0, in the units of the samples.
+
+    Returns
+    -------
+    float: m.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0; got {scale!r}")
+    # stationarity: m = sum_i w_i x_i / sum_i w_i with the weights
+    # w_i = exp(-(m - x_i)^2 / 2c^2) (mean shift), iterated from every
+    # sample, so that every mode has a start near it
+    m = x.copy()
+    for _ in range(100_000):
+        w = np.exp(-((m[:, None] - x[None, :]) ** 2) / (2 * scale**2))
+        moved = (w @ x) / w.sum(axis=1)
+        step = np.max(np.abs(moved - m))
+        done = step <= 1e-14 * (1 + np.abs(x).max())
+        m = moved
+        if done:
+            break
+    losses = -np.exp(-((m[:, None] - x[None, :]) ** 2) / (2 * scale**2))
+    return float(m[np.argmin(losses.mean(axis=1))])
 
 
 # --- Oracles: independent computations -----------------------------------
@@ -194,24 +276,101 @@ def _search_pos_weight(
     return float(np.exp(t))
 
 
-def _sklearn_calibration_error(
-    probs: ArrayLike, labels: ArrayLike, bins: int = 10
-) -> float:
-    """ECE from scikit-learn's calibration_curve (which drops empty bins)
-    and bin counts."""
-    from sklearn.calibration import (  # type: ignore[import-untyped]
-        calibration_curve,
-    )
+def _searched_threshold(costs: ArrayLike) -> NDArray[np.float64]:
+    """t where the two decisions' expected costs cross, by root finding;
+    a as the pos_weight whose minimiser of the expected weighted BCE at
+    a positive rate of t is sigma(b*) = 1/2, by root finding over log a
+    on lossmod's weighted BCE (no formula)."""
+    from scipy import optimize
 
-    p, y = np.asarray(probs, dtype=np.float64), np.asarray(labels)
-    fraction, mean_prob = calibration_curve(
-        y, p, n_bins=bins, strategy="uniform"
+    c = np.asarray(costs, dtype=np.float64)
+
+    def gap(p: float) -> float:
+        decide_1 = p * c[1, 1] + (1 - p) * c[1, 0]
+        decide_0 = p * c[0, 1] + (1 - p) * c[0, 0]
+        return float(decide_1 - decide_0)
+
+    t = optimize.brentq(gap, 0.0, 1.0, xtol=1e-15, rtol=1e-15)
+
+    def fitted(log_a: float) -> float:
+        def slope(b: float) -> float:
+            return float(
+                lossmod.bce_with_logits_grad(
+                    np.array([b, b]),
+                    np.array([1.0, 0.0]),
+                    weight=np.array([t, 1 - t]),
+                    pos_weight=np.exp(log_a),
+                    reduction="sum",
+                ).sum()
+            )
+
+        b = optimize.brentq(slope, -80.0, 80.0, xtol=1e-15)
+        return float(lossmod.sigmoid(np.array(b))) - 0.5
+
+    log_a = optimize.brentq(fitted, -40.0, 40.0, xtol=1e-14)
+    return np.array([t, np.exp(log_a)])
+
+
+def _brute_force_stock(
+    demand: ArrayLike, cost_short: float, cost_left: float
+) -> NDArray[np.float64]:
+    """The level from the pinball loss's two slopes (q / (1 - q) equal to
+    cost_short / cost_left, by root finding on lossmod.pinball_loss);
+    the amount by evaluating the mean cost at every demand seen (the
+    mean cost is piecewise linear with its corners there)."""
+    from scipy import optimize
+
+    ratio = cost_short / cost_left
+    level = optimize.brentq(
+        lambda q: (
+            float(
+                lossmod.pinball_loss(0.0, 1.0, quantile=q)
+                / lossmod.pinball_loss(0.0, -1.0, quantile=q)
+            )
+            - ratio
+        ),
+        1e-15,
+        1 - 1e-15,
+        xtol=1e-16,
+        rtol=1e-15,
     )
-    inner_edges = np.linspace(0.0, 1.0, bins + 1)[1:-1]
-    # sklearn's binning
-    counts = np.bincount(np.searchsorted(inner_edges, p), minlength=bins)
-    counts = counts[counts > 0]
-    return float(np.sum(counts * np.abs(fraction - mean_prob)) / len(p))
+    d = np.asarray(demand, dtype=np.float64)
+    candidates = np.unique(d)
+    short = np.maximum(d[None, :] - candidates[:, None], 0)
+    left = np.maximum(candidates[:, None] - d[None, :], 0)
+    cost = (cost_short * short + cost_left * left).mean(axis=1)
+    best = np.flatnonzero(cost <= cost.min() * (1 + 1e-12))[0]
+    return np.array([level, candidates[best]])
+
+
+def _grid_welsch_mode(samples: ArrayLike, scale: float) -> float:
+    """The best of 20001 grid points for lossmod.barron_loss(alpha=-inf),
+    then the root of its summed gradient between the grid neighbours."""
+    from scipy import optimize
+
+    x = np.asarray(samples, dtype=np.float64)
+    grid = np.linspace(x.min(), x.max(), 20001)
+    shape = (len(grid), len(x))
+    mean_loss = lossmod.barron_loss(
+        np.broadcast_to(grid[:, None], shape).copy(),
+        np.broadcast_to(x, shape).copy(),
+        alpha=-np.inf,
+        scale=scale,
+        reduction="none",
+    ).mean(axis=1)
+    i = int(np.argmin(mean_loss))
+    step = grid[1] - grid[0]
+
+    def slope(m: float) -> float:
+        return float(
+            lossmod.barron_loss_grad(
+                np.full(len(x), m), x, alpha=-np.inf, scale=scale
+            ).sum()
+        )
+
+    return float(
+        optimize.brentq(slope, grid[i] - step, grid[i] + step, xtol=1e-15)
+    )
 
 
 def _hidden_delta(rng: np.random.Generator) -> tuple[Case, ...]:
@@ -246,19 +405,55 @@ def _hidden_pos_weight(rng: np.random.Generator) -> tuple[Case, ...]:
     )
 
 
-def _hidden_ece(rng: np.random.Generator) -> tuple[Case, ...]:
-    p = rng.random(2000)
-    y = (rng.random(2000) < p**2).astype(float)  # over-confident model
-    edges = np.array([0.0, 0.1, 0.5, 0.9, 1.0, 1.0, 0.25])
+def _hidden_threshold(rng: np.random.Generator) -> tuple[Case, ...]:
+    right = rng.uniform(0, 5, size=2)
+    mistakes = right + rng.uniform(0.5, 50, size=2)
+    drawn = np.array([[right[0], mistakes[1]], [mistakes[0], right[1]]])
     return (
-        Case("over-confident, 2000 samples", (p, y)),
+        Case("random costs", (drawn,)),
         Case(
-            "probabilities on the bin edges",
-            (edges, np.array([0, 0, 1, 1, 1, 0, 1.0])),
-            {"bins": 4},
+            "a miss costs 1e6 false alarms",
+            (np.array([[0, 1e6], [1, 0]]),),
         ),
-        Case("twenty bins", (p, y), {"bins": 20}),
+        Case(
+            "a false alarm costs 40 misses",
+            (np.array([[1.0, 3.0], [81.0, 1.0]]),),
+        ),
     )
+
+
+def _hidden_stock(rng: np.random.Generator) -> tuple[Case, ...]:
+    poisson = rng.poisson(40, size=365).astype(float)
+    skewed = rng.gamma(2.0, 10.0, size=201)
+    return (
+        Case("a year of Poisson demand, 3 : 1", (poisson, 3.0, 1.0)),
+        Case("skewed amounts, 1 : 9", (skewed, 1.0, 9.0)),
+        Case("skewed amounts, 99 : 1", (skewed, 99.0, 1.0)),
+    )
+
+
+def _hidden_mode(rng: np.random.Generator) -> tuple[Case, ...]:
+    mixture = np.concatenate(
+        [rng.normal(0.0, 1.0, size=120), rng.normal(6.0, 0.3, size=80)]
+    )
+    skewed = rng.lognormal(0.0, 0.8, size=150)
+    return (
+        Case("two clusters, the smaller one denser", (mixture, 0.3)),
+        Case("log-normal, scale 0.2", (skewed, 0.2)),
+        Case("log-normal, scale 50", (skewed, 50.0)),
+    )
+
+
+# Public data of exercise 5: a wide cluster and a tight one; waiting
+# times skewed to the right.
+_TWO_CLUSTERS = np.array(
+    [-1.9, -1.2, -0.7, -0.3, 0.0, 0.4, 0.8, 1.3, 2.0, 3.9, 4.0, 4.05]
+)
+_TWO_CLUSTERS = np.concatenate([_TWO_CLUSTERS, [4.1, 4.2, 4.3]])
+_WAITING = np.array(
+    [0.4, 0.7, 0.9, 1.1, 1.2, 1.4, 1.5, 1.8, 2.1, 2.5, 3.0, 3.8, 4.9]
+)
+_WAITING = np.concatenate([_WAITING, [6.5, 9.0, 14.0]])
 
 
 EXERCISES = (
@@ -322,46 +517,95 @@ EXERCISES = (
     ),
     Exercise(
         id="choosing-a-loss-3",
-        task="expected calibration error over equal-width bins",
-        solution=expected_calibration_error,
+        task="the cost-minimising threshold and the pos_weight that "
+        "reaches it",
+        solution=cost_threshold,
         cases=(
             Case(
-                "perfectly calibrated in two bins",
-                (
-                    np.array(
-                        [0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75]
-                    ),
-                    np.array([1, 0, 0, 0, 1, 1, 1, 0.0]),
-                ),
-                {"bins": 2},
+                "a miss costs 10 false alarms",
+                (np.array([[0.0, 10.0], [1.0, 0.0]]),),
             ),
             Case(
-                "over-confident",
-                (
-                    np.array([0.95, 0.95, 0.05, 0.05]),
-                    np.array([1, 0, 0, 1.0]),
-                ),
+                "equal costs",
+                (np.array([[0.0, 1.0], [1.0, 0.0]]),),
             ),
             Case(
-                "ten bins",
-                (
-                    np.linspace(0.02, 0.98, 25),
-                    (np.arange(25) % 3 == 0).astype(float),
-                ),
+                "a treated positive still costs 3",
+                (np.array([[0.0, 50.0], [5.0, 3.0]]),),
             ),
-            # "each closed on the right ((a, b], the first one [0, b])"
+            # a cost that depends on the label only changes no decision
             Case(
-                "probabilities on the edges, 4 bins",
-                (
-                    np.array([0.0, 0.25, 0.5, 0.75, 1.0, 0.6]),
-                    np.array([0, 1, 0, 1, 1, 1.0]),
-                ),
-                {"bins": 4},
+                "100 added to every positive's cost",
+                (np.array([[0.0, 110.0], [1.0, 100.0]]),),
             ),
         ),
-        oracle=_sklearn_calibration_error,
-        hidden=_hidden_ece,
+        oracle=_searched_threshold,
+        hidden=_hidden_threshold,
         rtol=1e-9,
-        atol=1e-12,
+    ),
+    Exercise(
+        id="choosing-a-loss-4",
+        task="the quantile level and amount for an asymmetric cost",
+        solution=stock_to_hold,
+        cases=(
+            Case(
+                "ten days, a shortage costs 3 times the waste",
+                (
+                    np.array([12, 7, 9, 15, 10, 8, 11, 30, 9, 10.0]),
+                    3.0,
+                    1.0,
+                ),
+            ),
+            Case(
+                "the same days, equal costs",
+                (
+                    np.array([12, 7, 9, 15, 10, 8, 11, 30, 9, 10.0]),
+                    1.0,
+                    1.0,
+                ),
+            ),
+            Case(
+                "the same days, waste costs 4 times a shortage",
+                (
+                    np.array([12, 7, 9, 15, 10, 8, 11, 30, 9, 10.0]),
+                    1.0,
+                    4.0,
+                ),
+            ),
+            Case(
+                "costs in euros: 2.5 short, 0.6 left",
+                (np.arange(1.0, 22.0) ** 1.5, 2.5, 0.6),
+            ),
+        ),
+        oracle=_brute_force_stock,
+        hidden=_hidden_stock,
+        rtol=1e-12,
+    ),
+    Exercise(
+        id="choosing-a-loss-5",
+        task="the mode as the minimiser of a redescending loss",
+        solution=welsch_mode,
+        cases=(
+            Case(
+                "three points, scale 1",
+                (np.array([0.0, 0.5, 4.0]), 1.0),
+            ),
+            Case(
+                "two clusters, scale 0.5",
+                (_TWO_CLUSTERS, 0.5),
+            ),
+            Case(
+                "two clusters, scale 20: near the mean",
+                (_TWO_CLUSTERS, 20.0),
+            ),
+            Case(
+                "skewed waiting times, scale 1",
+                (_WAITING, 1.0),
+            ),
+        ),
+        oracle=_grid_welsch_mode,
+        hidden=_hidden_mode,
+        rtol=1e-8,
+        atol=1e-10,
     ),
 )
