@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from lossmod_instructor.exercises import EXERCISES, stub_source
 
+from lossmod.exercises import CATALOGUE
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 _FENCE = re.compile(r"^(:{3,})\{(\w[\w-]*)\}[^\n]*$")
@@ -153,7 +155,7 @@ def test_learner_notebooks_keep_every_exercise_question(handout: Path) -> None:
             if "exercise-stub" in c["metadata"].get("tags", [])
         ]
         assert all(stub in [s for s, _ in given] for stub in stubs)
-    assert total == 52
+    assert total == len(CATALOGUE)
 
 
 def handout_texts(handout: Path) -> dict[str, str]:
@@ -181,7 +183,7 @@ def test_no_answer_anywhere_in_the_handout(handout: Path, html_dir: Path) -> Non
     written solution is in any notebook, HTML page, page source, download or wheel file of the
     hand-out; the instructor's book shows each (so the check is not vacuous)."""
     answers = answer_lines()
-    assert set(answers) >= set(EXERCISES) and len(answers) == 52
+    assert set(answers) >= set(EXERCISES) and len(answers) == len(CATALOGUE)
     learner = {name: letters(text) for name, text in handout_texts(handout).items()}
     instructor = letters(" ".join(page_text(p) for p in sorted(html_dir.rglob("*.html"))))
     leaks = []
@@ -223,7 +225,7 @@ def test_handout_installs_without_the_course_platform(learner_python: Path) -> N
     probe = (
         "import importlib.util, lossmod, lossmod.exercises as e; "
         "assert importlib.util.find_spec('lossmod_instructor') is None; "
-        "assert len(e.CATALOGUE) == 52; print(lossmod.__file__)"
+        f"assert len(e.CATALOGUE) == {len(CATALOGUE)}; print(lossmod.__file__)"
     )
     elsewhere = learner_python.parents[2]  # not the repository, whose lossmod `-c` would import
     run = subprocess.run([learner_python, "-c", probe], capture_output=True, text=True, check=False,
