@@ -24,7 +24,7 @@ TEST_LAYERS := fast notebooks book browser grading
 # Debian's chromium and chromium-driver, for the browser tests and the PDF (sudo unless root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): pyproject.toml instructor/pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml instructor/pyproject.toml requirements/constraints.txt lossmod/_version.py
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \

@@ -2,4 +2,4 @@
 pyproject.toml reads it, and lossmod_instructor/_version.py is a link to
 this file."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
