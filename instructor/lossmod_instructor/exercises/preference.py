@@ -24,8 +24,9 @@ def kl_optimal_policy(
     Parameters
     ----------
     ref_probs : array of shape (K, M)
-        Row k is the reference policy's distribution over the M responses
-        to prompt k (non-negative, summing to 1; entries may be 0).
+        Row k is the reference policy's distribution over the M
+        responses to prompt k (non-negative, summing to 1; entries may
+        be 0).
     rewards : array of shape (K, M)
         The reward r(x_k, y_m) of each response, real numbers.
     beta : float

@@ -46,7 +46,8 @@ def markov_entropy_rate(transition: ArrayLike) -> float:
         pi = new
         if converged:
             break
-    # H = H(X_2 | X_1) = -sum_i pi_i sum_j P_ij log P_ij, with 0 log 0 = 0
+    # H = H(X_2 | X_1) = -sum_i pi_i sum_j P_ij log P_ij, with
+    # 0 log 0 = 0
     safe = np.where(p > 0, p, 1.0)
     row_entropy = -np.sum(p * np.log(safe), axis=1)
     return float(np.sum(pi * row_entropy))
@@ -105,7 +106,9 @@ def _hidden_entropy_rate_cases(
 
 
 def corpus_perplexity(
-    token_losses: ArrayLike, targets: ArrayLike, ignore_index: int = -100
+    token_losses: ArrayLike,
+    targets: ArrayLike,
+    ignore_index: int = -100,
 ) -> float:
     """Perplexity of a language model on a padded batch of sequences.
 
@@ -192,9 +195,10 @@ def naive_accumulation_weights(
 ) -> NDArray[np.float64]:
     """How naive gradient accumulation reweights the tokens.
 
-    A batch is split into M micro-batches holding token_counts[m] tokens.
-    The naive recipe takes the mean loss of each micro-batch (divided by
-    its own token count), and adds these M gradients divided by M. This
+    A batch is split into M micro-batches holding token_counts[m]
+    tokens. The naive recipe takes the mean loss of each micro-batch
+    (divided by its own token count), and adds these M gradients
+    divided by M. This
     function returns, for each micro-batch, the weight that recipe gives
     one of its tokens divided by the weight the token-mean loss of the
     whole batch gives it.
@@ -303,9 +307,9 @@ def ctc_alignment_count(num_frames: int, target: ArrayLike) -> float:
     """The number of CTC paths of num_frames frames that collapse to the
     target.
 
-    A path gives every frame a class, the blank 0 or a symbol; it collapses
-    to a target when merging runs of the same class and then removing the
-    blanks gives the target.
+    A path gives every frame a class, the blank 0 or a symbol; it
+    collapses to a target when merging runs of the same class and then
+    removing the blanks gives the target.
 
     Parameters
     ----------
@@ -396,6 +400,14 @@ EXERCISES = (
             ),
             Case(
                 "four independent fair symbols", (np.full((4, 4), 0.25),)
+            ),
+            Case(
+                "a periodic chain: 0 -> {1, 2} -> 0",
+                (
+                    np.array(
+                        [[0.0, 0.3, 0.7], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+                    ),
+                ),
             ),
         ),
         oracle=_entropy_rate_oracle,
