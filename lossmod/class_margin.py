@@ -282,7 +282,7 @@ def multi_margin_loss(
     float32 or float64 scalar, or an array of shape (N,) for
     ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/margins.ipynb; see also chapters/torch-names.md.
     Reference: Weston and Watkins (1999), "Support vector machines for
     multi-class pattern recognition".
     """
@@ -421,7 +421,7 @@ def multilabel_margin_loss(
     float32 or float64 scalar, or an array of shape (N,) for
     ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/margins.ipynb; see also chapters/torch-names.md.
     Reference: Zhang and Zhou (2006), "Multilabel neural networks with
     applications to functional genomics and text categorization".
     """

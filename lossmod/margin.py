@@ -115,7 +115,7 @@ def hinge_embedding_loss(
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/margins.ipynb; see also chapters/torch-names.md.
     Reference: Hadsell, Chopra and LeCun (2006), "Dimensionality reduction
     by learning an invariant mapping".
     """
@@ -196,7 +196,7 @@ def soft_margin_loss(
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/margins.ipynb; see also chapters/torch-names.md.
     Reference: Hastie, Tibshirani and Friedman (2009), section 12.3.2.
     """
     reduction = legacy_reduction(size_average, reduce, reduction)

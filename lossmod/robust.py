@@ -377,8 +377,8 @@ def barron_loss(
         rho' = x / c^2 ((x / c)^2 / d + 1)^(alpha / 2 - 1)
 
     (x / c^2 at alpha = 2, x / c^2 exp(-(x / c)^2 / 2) at -inf).
-    Convex for alpha >= 1 only; for alpha < 0 rho' tends to 0 far out (a
-    redescending loss).
+    Convex for alpha >= 1 only; for alpha < 1 rho' tends to 0 far out
+    (like |x|^(alpha - 1), faster at -inf): a redescending loss.
 
     Parameters
     ----------

@@ -89,7 +89,8 @@ def _hinge_parts(
     if squared:
         losses, slopes = short * short, -2.0 * y * short
     else:
-        # subgradient 0 at the kink y s = 1, as torch's margin losses
+        # subgradient 0 at the kink y s = 1 (any slope between -y and 0
+        # would do)
         losses, slopes = short, -y * (short > 0)
     return finish_both(losses, slopes, reduction, float(m.size), out_dtype)
 

@@ -17,8 +17,8 @@ from lossmod_instructor.exercises import Case, Exercise
 def sparsemax_threshold(z: ArrayLike) -> NDArray[np.float64]:
     """The threshold tau of sparsemax for each row of scores.
 
-    sparsemax(z) = max(z - tau, 0), with tau the one number for which the
-    entries of each row sum to 1. Find it without a numerical root
+    sparsemax(z) = max(z - tau, 0), with tau the one number for which
+    the entries of each row sum to 1. Find it without a numerical root
     finder, for rows of any size and scores of any finite size.
 
     Parameters
