@@ -350,6 +350,11 @@ EXERCISES = (
                 (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
                 {"reduction": "none"},
             ),
+            # the mean divides by all n = 4 elements, not by the 2 rows
+            Case(
+                "a (2, 2) array, mean",
+                (_PRED.reshape(2, 2), _TARGET.reshape(2, 2)),
+            ),
             # sign(r) is +-1 however small r is: no r / (|r| + eps)
             Case(
                 "residuals of 1e-300, sum",

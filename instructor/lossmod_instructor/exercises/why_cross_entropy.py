@@ -18,7 +18,9 @@ def squared_error_sigmoid_grad(
     z.
 
     Elementwise, as derived in the chapter (equation wce-se-sigmoid-grad);
-    finite, without overflow warnings, for logits of +-1e4.
+    finite, without overflow warnings, for logits of +-1e4, and to a
+    relative error of 1e-6 also where it is tiny but not 0 (a confident
+    mistake).
 
     Parameters
     ----------
@@ -255,11 +257,20 @@ EXERCISES = (
                 "float32 logits of +-1e4",
                 (np.array([-1e4, 1e4], np.float32), np.array([1.0, 0.0])),
             ),
+            # about +-2 e^-40 = 8.5e-18: 1 - sigmoid(40) is exactly 0, so
+            # the subtraction loses the y = 0 mistake. atol 1e-20 asks for
+            # this relative accuracy on mistakes down to |z| of about 40,
+            # not on confident correct answers (2 e^-2|z|, where p - y by
+            # subtraction keeps only a few digits)
+            Case(
+                "confident mistakes at z = +-40: tiny, not 0",
+                (np.array([40.0, -40.0]), np.array([0.0, 1.0])),
+            ),
         ),
         oracle=_numerical_squared_error_sigmoid_grad,
         hidden=_hidden_sigmoid_cases,
         rtol=1e-6,
-        atol=1e-9,
+        atol=1e-20,
         reimplements=("sigmoid", "log_sigmoid"),
     ),
     Exercise(
