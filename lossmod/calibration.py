@@ -144,7 +144,8 @@ def _brier_terms(
 ) -> Terms:
     """Per row i: the Brier score sum_c (p_ic - t_ic)^2 with
     p_i = softmax(z_i), and its slope 2 p_ij (d_ij - <d_i, p_i>) times
-    ``scale``, d = p - t; class indices y stand for t_ic = [c == y_i]."""
+    ``scale``, d = p - t; class indices y stand for
+    t_ic = [c == y_i]."""
     rows = np.arange(len(z))
     p = _softmax(z, axis=1)
     top = np.argmax(z, axis=1)  # the one class whose p may be near 1
@@ -230,7 +231,8 @@ def brier_score(
     ``lossmod.train`` like the cross-entropy, and computing 1 - p from
     the logits keeps the loss of a confident prediction accurate.
 
-    Reference: Brier (1950); Gneiting and Raftery (2007), section 3.
+    Chapter: chapters/calibration.ipynb. Reference: Brier (1950);
+    Gneiting and Raftery (2007), section 3.
     """
     args, n = _brier_args(logits, target, reduction)
     if reduction == "none":
@@ -348,7 +350,8 @@ def reliability_curve(
     -------
     ReliabilityCurve
 
-    Reference: Naeini, Cooper and Hauskrecht (2015); Guo et al. (2017).
+    Chapter: chapters/calibration.ipynb. Reference: Naeini, Cooper and
+    Hauskrecht (2015); Guo et al. (2017).
     """
     _check_binning(n_bins, strategy)
     p, _ = as_float("probs", probs)
@@ -415,8 +418,8 @@ def expected_calibration_error(
     -------
     float in [0, 1].
 
-    Reference: Naeini, Cooper and Hauskrecht (2015); Guo et al. (2017),
-    section 2.
+    Chapter: chapters/calibration.ipynb. Reference: Naeini, Cooper and
+    Hauskrecht (2015); Guo et al. (2017), section 2.
     """
     curve = reliability_curve(
         probs, labels, n_bins=n_bins, strategy=strategy
@@ -485,7 +488,8 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
         are on average no larger than their rows' means (it falls as
         T -> infinity).
 
-    Reference: Guo et al. (2017), section 4.2.
+    Chapter: chapters/calibration.ipynb. Reference: Guo et al. (2017),
+    section 4.2.
     """
     z, _ = as_float("logits", logits)
     n, n_classes = _check_rows("logits", z)

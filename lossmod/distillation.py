@@ -88,7 +88,8 @@ def _distillation(
     want_value: bool,
     want_grad: bool,
 ) -> tuple[LossValue | None, FloatArray | None]:
-    """The value and (or) the gradient, from one pass over the logits."""
+    """The value and (or) the gradient, from one pass over the
+    logits."""
     z_s, z_t, out_dtype = _distillation_args(
         student_logits, teacher_logits, temperature, reduction
     )
@@ -100,8 +101,8 @@ def _distillation(
             "(0 / 0)"
         )
     # Both distributions from their log-probabilities: the teacher's p
-    # and log p, the student's log q, never log(softmax), which would give
-    # -inf where softmax underflows.
+    # and log p, the student's log q, never log(softmax), which would
+    # give -inf where softmax underflows.
     log_p = _log_softmax_rows(z_t / t)
     log_q = _log_softmax_rows(z_s / t)
     p = np.exp(log_p)
@@ -139,9 +140,10 @@ def distillation_loss(
 
     both log-probabilities computed by a stable log-softmax. Equal to
     ``T**2 * kl_div(log_softmax(z_s / T), softmax(z_t / T),
-    reduction=reduction)`` and, for "batchmean", to the soft-target
-    cross-entropy of Hinton et al. minus the teacher's entropy (a constant
-    that does not change the gradient).
+    reduction=reduction)`` and, for "batchmean", to T^2 times the
+    soft-target cross-entropy of Hinton et al. minus T^2 times the
+    teacher's mean entropy (a constant that does not change the
+    gradient).
 
     Gradient with respect to the student's logits::
 

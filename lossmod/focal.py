@@ -82,7 +82,8 @@ def _sigmoid_focal_terms(
 ) -> tuple[Array, Array | None]:
     """Per element: the focal loss of logit z against label t, and (with
     ``slope``) its derivative in z."""
-    # -log p = softplus(-z) and -log(1 - p) = softplus(z), p = sigmoid(z)
+    # with p = sigmoid(z): -log p = softplus(-z) and
+    # -log(1 - p) = softplus(z)
     nlog_p, nlog_1mp = _softplus(-z), _softplus(z)
     # the cross-entropy, a sum of two terms >= 0
     ce = t * nlog_p + (1 - t) * nlog_1mp
@@ -90,8 +91,12 @@ def _sigmoid_focal_terms(
     # = logaddexp(log t - softplus(z), log(1 - t) - softplus(-z))
     # (finite: softplus never overflows, and t or 1 - t is > 0)
     with np.errstate(divide="ignore"):
-        log_q = np.logaddexp(np.log(t) - nlog_1mp, np.log1p(-t) - nlog_p)
-    # (1 - p_t)^gamma = exp(gamma log(1 - p_t)): never 0^0, never 0 * inf
+        log_q = np.logaddexp(
+            np.log(t) - nlog_1mp,
+            np.log1p(-t) - nlog_p,
+        )
+    # (1 - p_t)^gamma = exp(gamma log(1 - p_t)): never 0^0, never
+    # 0 * inf
     modulating = np.exp(gamma * log_q)
     weight = alpha * t + (1 - alpha) * (1 - t) if alpha >= 0 else 1.0
     losses = weight * modulating * ce

@@ -105,7 +105,8 @@ def _tversky_terms(
         index = tuple(int(i) for i in np.argwhere(denominator == 0)[0])
         raise ValueError(
             f"the mask at index {index[:-1]} is empty and so is its "
-            "prediction, and smooth = 0: the loss is 0 / 0; use smooth > 0"
+            "prediction, and smooth = 0: the loss is 0 / 0; "
+            "use smooth > 0"
         )
     losses = (numerator / denominator)[..., 0]
     if not slope:

@@ -12,7 +12,10 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise
 
 
-def minimising_forecast(rule: str, eta: ArrayLike) -> NDArray[np.float64]:
+def minimising_forecast(
+    rule: str,
+    eta: ArrayLike,
+) -> NDArray[np.float64]:
     """The forecast q in [0, 1] that minimises a scoring rule's expected
     score, for an event of probability eta.
 
@@ -49,7 +52,8 @@ def minimising_forecast(rule: str, eta: ArrayLike) -> NDArray[np.float64]:
 
 
 def calibrated_ece_bias(confidence: float, n: int) -> float:
-    """The expected ECE of a calibrated model with n examples in one bin.
+    """The expected ECE of a calibrated model with n examples in one
+    bin.
 
     Every one of the n examples gets the confidence c, and each is right
     with probability c, independently: the model is calibrated. With one
@@ -74,14 +78,18 @@ def calibrated_ece_bias(confidence: float, n: int) -> float:
     return float(np.sum(probability * np.abs(k / n - confidence)))
 
 
-def fit_temperature_newton(logits: ArrayLike, labels: ArrayLike) -> float:
+def fit_temperature_newton(
+    logits: ArrayLike,
+    labels: ArrayLike,
+) -> float:
     """Temperature scaling by Newton's method: the T > 0 minimising the
     mean cross-entropy of softmax(logits / T).
 
     Write b = 1 / T and f(b) = mean_i [logsumexp(b z_i) - b z_{i, y_i}].
     Find the root of f'(b) with Newton's method on s = log b (so that b
-    stays positive), using f''(b). Stop when the step in s is below 1e-12
-    (or after 100 steps); the logits given always have a finite best T.
+    stays positive), using f''(b). Stop when the step in s is below
+    1e-12 (or after 100 steps); the logits given always have a finite
+    best T.
 
     Parameters
     ----------
@@ -136,9 +144,10 @@ def equal_mass_ece(
 
     The confidence of an example is its largest probability; it is right
     when that class (the first, if tied) is its label. The bin edges are
-    the quantiles np.percentile(confidence, np.linspace(0, 1, n_bins + 1)
-    * 100); bin b holds the confidences in (edges[b], edges[b + 1]], the
-    first bin also its left edge. ECE = sum over the non-empty bins of
+    the quantiles
+    np.percentile(confidence, np.linspace(0, 1, n_bins + 1) * 100);
+    bin b holds the confidences in (edges[b], edges[b + 1]], the first
+    bin also its left edge. ECE = sum over the non-empty bins of
     (examples in the bin / N) * |accuracy - mean confidence| in the bin.
 
     Parameters
@@ -173,9 +182,9 @@ def smoothed_logit_gap(epsilon: float, n_classes: int) -> float:
     """The logit gap that label smoothing trains towards, for an example
     whose class is certain.
 
-    A model trained with cross_entropy(..., label_smoothing=epsilon) on C
-    classes, on an example whose label is always y, reaches the logits z
-    that minimise that loss. Return z_y - z_c at the minimum, for any
+    A model trained with cross_entropy(..., label_smoothing=epsilon) on
+    C classes, on an example whose label is always y, reaches the logits
+    z that minimise that loss. Return z_y - z_c at the minimum, for any
     other class c (they are all equal there).
 
     Parameters

@@ -107,8 +107,7 @@ def distill_grad(
     teacher_logits: ArrayLike,
     temperature: float,
 ) -> NDArray[np.float64]:
-    """Gradient of distill_kl(student_logits, teacher_logits, temperature)
-    with respect to student_logits.
+    """The gradient of distill_kl with respect to student_logits.
 
     Derive it first (chain rule through z / T and the softmax), then
     write it with NumPy only; it must stay finite for logits of +-1e4.
@@ -179,9 +178,9 @@ def high_temperature_limit(
     """The limit, as the temperature T grows without bound, of
     distill_grad(student_logits, teacher_logits, T).
 
-    The logits need not have zero mean over the classes: derive the limit
-    for any finite logits (hint: expand exp(z / T) to first order in
-    1 / T).
+    The logits need not have zero mean over the classes: derive the
+    limit for any finite logits (hint: expand exp(z / T) to first order
+    in 1 / T).
 
     Parameters
     ----------
@@ -269,7 +268,7 @@ def smoothed_teacher_targets(
     q = np.full(c, epsilon / c)
     q[0] += 1.0 - epsilon
     if epsilon == 0:
-        # a one-hot teacher: infinitely large logit gap at any temperature
+        # a one-hot teacher: an infinite logit gap at any temperature
         return q
     # logits log q (up to a constant), softened: q^(1/T), normalised
     log_soft = np.log(q) / temperature
@@ -305,13 +304,13 @@ def _hidden_smoothed_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 
 
 def flip_shifts(logits: ArrayLike, omitted: int) -> NDArray[np.float64]:
-    """For each example, how far the omitted class's logit must be raised
-    before the model predicts the omitted class.
+    """For each example, how far the omitted class's logit must be
+    raised before the model predicts the omitted class.
 
-    Adding b to column ``omitted`` of every row is the bias correction of
-    a class the student never saw. Return, for each row i, the smallest
-    b_i >= 0 such that for every shift b > b_i the omitted class has the
-    largest logit of row i, strictly.
+    Adding b to column ``omitted`` of every row is the bias correction
+    of a class the student never saw. Return, for each row i, the
+    smallest b_i >= 0 such that for every shift b > b_i the omitted
+    class has the largest logit of row i, strictly.
 
     Parameters
     ----------

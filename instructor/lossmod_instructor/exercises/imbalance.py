@@ -11,7 +11,10 @@ from scipy import optimize, special  # type: ignore[import-untyped]
 from lossmod_instructor.exercises import Case, Exercise, library_oracle
 
 
-def focal_minimiser(eta: ArrayLike, gamma: float) -> NDArray[np.float64]:
+def focal_minimiser(
+    eta: ArrayLike,
+    gamma: float,
+) -> NDArray[np.float64]:
     """The probability that minimises the expected focal loss.
 
     Labels are 1 with probability eta and 0 otherwise. The focal loss
@@ -76,8 +79,8 @@ def undo_class_weights(
     """
     z = np.asarray(logits, dtype=np.float64)
     w = np.asarray(weight, dtype=np.float64)
-    # the optimum outputs q_c proportional to w_c pi_c, so
-    # pi_c is proportional to q_c / w_c: subtract log w_c from the logits
+    # the optimum outputs q_c proportional to w_c pi_c, so pi_c is
+    # proportional to q_c / w_c: subtract log w_c from the logits
     shifted = z - np.log(w)
     shifted = shifted - shifted.max(axis=1, keepdims=True)
     e = np.exp(shifted)
@@ -88,7 +91,8 @@ def undo_class_weights(
 def soft_dice_loss(
     logits: ArrayLike, target: ArrayLike, smooth: float
 ) -> NDArray[np.float64]:
-    """Soft Dice loss of each mask, accurate even for a nearly perfect one.
+    """Soft Dice loss of each mask, accurate even for a nearly perfect
+    one.
 
     With p = sigmoid(logits), each mask (the last axis) has the loss
     l = 1 - (2 sum p y + s) / (sum p + sum y + s), s = smooth. Return it
@@ -188,7 +192,8 @@ def focal_gradient(
     p_true = np.where(u >= 0, 1.0, e) / (1.0 + e)
     p_false = np.where(u >= 0, e, 1.0) / (1.0 + e)
     softplus = np.maximum(-u, 0.0) + np.log1p(e)
-    derivative = -(p_false**gamma) * (p_false + gamma * p_true * softplus)
+    bracket = p_false + gamma * p_true * softplus
+    derivative = -(p_false**gamma) * bracket
     result: NDArray[np.float64] = s * derivative
     return result
 
