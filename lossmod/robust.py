@@ -94,22 +94,23 @@ def _pinball_parts(
         shape = None
     if shape != p.shape:
         raise ValueError(
-            f"quantile has shape {q.shape}, which does not broadcast to "
-            f"pred's shape {p.shape}"
+            f"quantile has shape {q.shape}, which does not broadcast "
+            f"to pred's shape {p.shape}"
         )
     outside = (q <= 0) | (q >= 1)
     if outside.any():
         index = _first_index(outside)
+        where = f" at index {index}" if index else ""
         raise ValueError(
             "quantile must lie strictly between 0 and 1; got "
-            f"{float(q[index])}" + (f" at index {index}" if index else "")
+            f"{float(q[index])}{where}"
         )
-    # r = target - pred: r > 0 is under-prediction, charged q r; r < 0 is
-    # over-prediction, charged (q - 1) r = (1 - q) |r|.
+    # r = target - pred: r > 0 is under-prediction, charged q r; r < 0
+    # is over-prediction, charged (q - 1) r = (1 - q) |r|.
     r = t - p
     losses = np.where(r >= 0, q * r, (q - 1.0) * r)
-    # d/dpred: -q below the target, 1 - q above it, and 0 (a subgradient,
-    # as mae_grad's sign(0) = 0) where r = 0.
+    # d/dpred: -q below the target, 1 - q above it, and 0 (a
+    # subgradient, as mae_grad's sign(0) = 0) where r = 0.
     slopes = np.where(r > 0, -q, np.where(r < 0, 1.0 - q, 0.0))
     return finish_both(
         np.broadcast_to(losses, p.shape).copy(),

@@ -92,7 +92,13 @@ def _hinge_parts(
         # subgradient 0 at the kink y s = 1 (any slope between -y and 0
         # would do)
         losses, slopes = short, -y * (short > 0)
-    return finish_both(losses, slopes, reduction, float(m.size), out_dtype)
+    return finish_both(
+        losses,
+        slopes,
+        reduction,
+        float(m.size),
+        out_dtype,
+    )
 
 
 def hinge_loss(
@@ -262,7 +268,8 @@ def _entmax15_rows(z: Array) -> tuple[Array, Array, Array]:
     tau_k = mean - np.sqrt(np.maximum(delta, 0.0))
     support = np.max(np.where(tau_k <= s, k, 1), axis=1)
     # tau again on the support, its variance from centred values (two
-    # passes): the entries in the support lie in [-1, 0], after the shift
+    # passes): after the shift the entries in the support lie in
+    # [-1, 0]
     top = k <= support[:, None]
     centre = np.sum(np.where(top, s, 0.0), axis=1) / support
     spread = np.where(top, s - centre[:, None], 0.0)
@@ -406,12 +413,19 @@ def _sparsemax_loss_parts(
     z, y, out_dtype = _fy_args(logits, labels, reduction)
     p, tau, x = _sparsemax_rows(z)
     # L = |z - y|^2 / 2 - |z - p|^2 / 2 (p is the projection of z) =
-    # |y - p|^2 / 2 + sum_j y_j max(tau - x_j, 0): two sums of terms >= 0,
-    # no cancellation (the second is nonzero only outside the support)
+    # |y - p|^2 / 2 + sum_j y_j max(tau - x_j, 0): two sums of terms
+    # >= 0, no cancellation (the second is nonzero only outside the
+    # support)
     d = y - p
     below = np.maximum(tau[:, None] - x, 0.0)
     losses = 0.5 * np.sum(d * d, axis=1) + np.sum(y * below, axis=1)
-    return finish_both(losses, p - y, reduction, float(len(z)), out_dtype)
+    return finish_both(
+        losses,
+        p - y,
+        reduction,
+        float(len(z)),
+        out_dtype,
+    )
 
 
 def sparsemax_loss(
