@@ -76,6 +76,22 @@ EXERCISES = (
                 "at the exact fit",
                 (_DESIGN, np.array([3.0, 5.0, 7.0]), np.array([2.0, 1.0])),
             ),
+            # "for any number d of features": d = 3, no intercept column
+            Case(
+                "four examples, three features",
+                (
+                    np.array(
+                        [
+                            [1.0, 0.5, -1.0],
+                            [2.0, -1.0, 0.5],
+                            [0.0, 1.0, 2.0],
+                            [1.5, 2.0, -0.5],
+                        ]
+                    ),
+                    np.array([1.0, -2.0, 0.5, 3.0]),
+                    np.array([0.5, -1.0, 2.0]),
+                ),
+            ),
             Case(
                 "at zero",
                 (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2)),
