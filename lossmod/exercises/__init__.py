@@ -342,6 +342,9 @@ def _diagnose(
         return None
     ratios = got[usable] / expected[usable]
     ratio = float(ratios[0])
+    if ratio == 0:
+        # all zeros where values were expected: not a scaling slip
+        return None
     tolerance = max(rtol, 1e-9) * 10
     if not np.allclose(ratios, ratio, rtol=tolerance, atol=0):
         return None
