@@ -227,11 +227,19 @@ def test_compare_names_the_slip() -> None:
     expected = np.array([0.5, -1.5, 2.0])
     hint = compare(6 * expected, expected, rtol=1e-9, atol=0, case=case)
     assert "6 times too large: the number of elements n = 6" in str(hint)
+    about = "softmax cross-entropy of logits"
     assert "2 times too small: the batch size N = 2" in str(
-        compare(expected / 2, expected, rtol=1e-9, atol=0, case=case)
+        compare(expected / 2, expected, rtol=1e-9, atol=0, case=case, about=about)
     )
     assert "3 times too large: the number of classes C = 3" in str(
-        compare(3 * expected, expected, rtol=1e-9, atol=0, case=case)
+        compare(3 * expected, expected, rtol=1e-9, atol=0, case=case, about=about)
+    )
+    # in a regression exercise the axes are not classes and rows
+    assert "3 times too large: the size of the last axis, 3" in str(
+        compare(3 * expected, expected, rtol=1e-9, atol=0, case=case, about="squared error")
+    )
+    assert "off by the same relative 1.0e-06" in str(
+        compare((1 + 1e-6) * expected, expected, rtol=1e-9, atol=0, case=case)
     )
     batchmean = Case("c", (x, x), {"reduction": "batchmean"})
     assert '"batchmean" by the batch size N' in str(

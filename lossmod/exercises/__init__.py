@@ -304,6 +304,9 @@ def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
     if first is None:
         return []
     batchmean = "batchmean" in (str(case.kwargs.get("reduction")) + about)
+    # the last axis holds classes only in a classification exercise
+    words = ("class", "logit", "softmax", "entropy", "label")
+    classes_axis = batchmean or any(w in about.lower() for w in words)
     named: list[tuple[float, str]] = []
     if first.ndim >= 2:
         classes = first.shape[-1]
@@ -314,9 +317,15 @@ def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
                     f'C = {classes} ("mean" divides by N C, "batchmean" by the batch size N)',
                 )
             )
-        else:
+        elif classes_axis:
             named.append((classes, f"the number of classes C = {classes}"))
-        named.append((first.shape[0], f"the batch size N = {first.shape[0]}"))
+        else:
+            named.append((classes, f"the size of the last axis, {classes}"))
+        rows = first.shape[0]
+        if classes_axis:
+            named.append((rows, f"the batch size N = {rows}"))
+        else:
+            named.append((rows, f"the number of rows, {rows}"))
     named.append(
         (
             first.size,
@@ -354,6 +363,12 @@ def _diagnose(
     size = abs(ratio)
     if np.isclose(size, 1.0, rtol=tolerance):
         return "Every value has the wrong sign." if ratio < 0 else None
+    if np.isclose(size, 1.0, rtol=1e-4):
+        return (
+            f"Hint: {sign}every value is off by the same relative "
+            f"{abs(size - 1):.1e}: rounding (float32, or a formula that "
+            "loses digits)?"
+        )
     for factor, name in [*_sizes(case, about), (2.0, "2")]:
         if np.isclose(size, factor, rtol=tolerance):
             return f"Hint: {sign}every value is {factor:g} times too large: {name}."
