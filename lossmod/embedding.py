@@ -163,7 +163,8 @@ def cosine_embedding_loss(
     float32 or float64 scalar, or an array of shape (N,) for
     ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/contrastive.ipynb; see also
+    chapters/torch-names.md.
     Reference: Hadsell, Chopra and LeCun (2006), "Dimensionality reduction
     by learning an invariant mapping".
     """
@@ -314,7 +315,8 @@ def triplet_margin_loss(
     float32 or float64 scalar, or an array of shape (N,) for
     ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/contrastive.ipynb; see also
+    chapters/torch-names.md.
     Reference: Schroff, Kalenichenko and Philbin (2015), "FaceNet".
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -463,7 +465,8 @@ def triplet_margin_with_distance_loss(
     float32 or float64 scalar, or an array of shape (N,) for
     ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/contrastive.ipynb; see also
+    chapters/torch-names.md.
     Reference: Balntas, Riba, Ponsa and Mikolajczyk (2016), "Learning
     local feature descriptors with triplets and shallow convolutional
     neural networks".

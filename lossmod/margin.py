@@ -286,7 +286,8 @@ def margin_ranking_loss(
     -------
     float32 or float64 scalar, or an array for ``reduction="none"``.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/contrastive.ipynb; see also
+    chapters/torch-names.md.
     Reference: Herbrich, Graepel and Obermayer (2000), "Large margin rank
     boundaries for ordinal regression".
     """
