@@ -215,10 +215,13 @@ class AdamW(Adam):
         theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)   (Adam's step)
 
     both from the same theta_{t-1} (g was computed there), as PyTorch's
-    ``AdamW`` does. Adam on loss + (weight_decay / 2) ||theta||^2 instead
-    adds weight_decay * theta to g, which then passes through m and v
-    and is divided by sqrt(v_hat): the two reach different fixed points
-    (chapter "Composite objectives"). The decay applies to every array
+    ``AdamW`` does. (The paper's algorithm 2 decays by its lambda times
+    the schedule multiplier, not times lr: with a constant schedule its
+    lambda is PyTorch's lr * weight_decay.) Adam on loss +
+    (weight_decay / 2) ||theta||^2 instead adds weight_decay * theta to
+    g, which then passes through m and v and is divided by sqrt(v_hat):
+    the two reach different fixed points (chapter "Composite
+    objectives"). The decay applies to every array
     given to ``step``; give it the weights only to leave biases alone.
 
     Parameters

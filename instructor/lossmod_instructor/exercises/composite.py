@@ -326,18 +326,32 @@ EXERCISES = (
         solution=lasso_alpha_max,
         cases=(
             Case(
-                "3 examples, 2 features",
+                "4 examples, 3 features",
                 (
-                    np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]]),
-                    np.array([1.0, 2.0, 4.0]),
+                    np.array(
+                        [
+                            [1.0, 0.0, 2.0],
+                            [0.0, 1.0, 1.0],
+                            [2.0, 1.0, 0.0],
+                            [1.0, 1.0, 1.0],
+                        ]
+                    ),
+                    np.array([1.0, 2.0, 4.0, 0.5]),
                 ),
             ),
             # the intercept: centring matters
             Case(
                 "shifted features",
                 (
-                    np.array([[11.0, 5.0], [10.0, 6.0], [12.0, 6.0]]),
-                    np.array([1.0, 2.0, 4.0]),
+                    np.array(
+                        [
+                            [11.0, 5.0, 7.0],
+                            [10.0, 6.0, 6.0],
+                            [12.0, 6.0, 5.0],
+                            [11.0, 6.0, 6.0],
+                        ]
+                    ),
+                    np.array([1.0, 2.0, 4.0, 0.5]),
                 ),
             ),
             Case(
@@ -372,6 +386,15 @@ EXERCISES = (
                 (np.array([1e-8, 1e-7]), np.array([1.0, 1.0]), 0.5),
             ),
             Case("no decay", (np.array([3.0]), np.array([-4.0]), 0.0)),
+            # the textbook root formula loses its digits here
+            Case(
+                "a tiny weight decay (mind the cancellation)",
+                (
+                    np.array([2.0, 0.5, 1.0]),
+                    np.array([3.0, -1.0, 0.1]),
+                    1e-12,
+                ),
+            ),
         ),
         oracle=_fixed_point_oracle,
         hidden=_fixed_point_hidden,
@@ -383,7 +406,10 @@ EXERCISES = (
         task="the minimum of Kendall's total over the learned variances",
         solution=profiled_uncertainty_total,
         cases=(
-            Case("two tasks", (np.array([0.01, 1.0]),)),
+            Case(
+                "a precise task and two noisy ones",
+                (np.array([0.01, 1.0, 3.0]),),
+            ),
             Case("one task at L = 1/e", (np.array([np.exp(-1.0)]),)),
             Case("three tasks", (np.array([2.0, 3.0, 4.0]),)),
             # a task fitted exactly: no minimum
