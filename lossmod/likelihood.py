@@ -135,7 +135,7 @@ def poisson_nll_loss(
     float32 or float64 scalar, or an array for ``reduction="none"``;
     values may be negative.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/distributional-regression.ipynb.
     Reference: McCullagh and Nelder (1989), section 6.2.
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -275,7 +275,7 @@ def gaussian_nll_loss(
     float32 or float64 scalar, or an array of the input's shape for
     ``reduction="none"``; values may be negative.
 
-    Reference only (no chapter yet), see chapters/torch-names.md.
+    Explained in chapters/distributional-regression.ipynb.
     Reference: Nix and Weigend (1994), "Estimating the mean and variance
     of the target probability distribution".
     """
