@@ -106,14 +106,16 @@ def _central_difference_in_t(
     cosines: ArrayLike, temperature: float
 ) -> float:
     """The oracle: central differences of lossmod.cross_entropy(c / t)
-    in t (lossmod.numerical_gradient, step 1e-6 relative)."""
+    in t, with a step 1e-6 relative to t: numerical_gradient in u at
+    u = 1 of the loss at t = u * temperature (its step is 1e-6 absolute
+    below 1, 1e-3 of t = 1e-3), then the chain rule dL/dt = dL/du / t."""
     c = np.asarray(cosines, dtype=float)
     labels = np.arange(len(c))
     grad = lossmod.numerical_gradient(
-        lambda t: lossmod.cross_entropy(c / t[0], labels),
-        np.array([temperature]),
+        lambda u: lossmod.cross_entropy(c / (u[0] * temperature), labels),
+        np.array([1.0]),
     )
-    return float(grad[0])
+    return float(grad[0] / temperature)
 
 
 def _cosines(
@@ -348,9 +350,9 @@ def smallest_batch_for_bound(covariance: ArrayLike, dim_x: int) -> int:
 
     (X, Y) is Gaussian with mean zero and the given covariance; X is the
     first ``dim_x`` coordinates, Y the others. Derive I(X; Y) from the
-    covariance, then return the smallest integer N >= 1 whose log N is at
-    least I (treat an I within 1e-12 of log N as reached, so that an I
-    which is 0 up to rounding gives N = 1).
+    covariance, then return the smallest integer N >= 1 whose log N is
+    at least I (treat an I within 1e-12 of log N as reached, so that an
+    I which is 0 up to rounding gives N = 1).
 
     Parameters
     ----------
@@ -477,6 +479,7 @@ EXERCISES = (
             Case("six pairs, t = 0.1", (_COSINES, 0.1)),
             Case("six pairs, t = 1", (_COSINES, 1.0)),
             Case("identical keys: 0", (np.ones((4, 4)), 0.2)),
+            Case("rows reversed, t = 1e-3", (_COSINES[::-1], 1e-3)),
         ),
         oracle=_central_difference_in_t,
         hidden=_hidden_temperature_cases,
@@ -494,6 +497,10 @@ EXERCISES = (
                 "a label with one example has no positive",
                 (_DISTANCES[:5, :5], np.array([0, 0, 1, 1, 2]), 0.5),
             ),
+            Case(
+                "collapsed: every distance 0",
+                (np.zeros((4, 4)), np.array([0, 0, 1, 1]), 0.7),
+            ),
         ),
         oracle=_worst_triplet_per_anchor,
         hidden=_hidden_batch_hard_cases,
@@ -507,6 +514,10 @@ EXERCISES = (
         cases=(
             Case("seven points, margin 1", (_DISTANCES, _LABELS, 1.0)),
             Case("seven points, margin 0.3", (_DISTANCES, _LABELS, 0.3)),
+            Case(
+                "collapsed: every distance 0",
+                (np.zeros((4, 4)), np.array([0, 0, 1, 1]), 1.0),
+            ),
         ),
         oracle=_semi_hard_by_loops,
         hidden=_hidden_semi_hard_cases,
