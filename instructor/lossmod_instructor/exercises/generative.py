@@ -19,12 +19,12 @@ def beta_vae_kl(
 ) -> NDArray[np.float64]:
     """KL of each latent dimension at the optimum of a linear beta-VAE.
 
-    The decoder is x = W z + mu + noise of fixed variance noise_var, the
-    encoder a linear map with a diagonal Gaussian posterior, and the
-    objective E_q[log p(x | z)] - beta KL(q(z | x) || N(0, I)), averaged
-    over data whose covariance has the given eigenvalues (one latent
-    dimension per eigenvalue). Derive what each dimension's KL is at the
-    optimum, for any beta > 0, and return it.
+    The decoder is x = W z + mu + noise of fixed variance noise_var,
+    the encoder a linear map with a diagonal Gaussian posterior, and
+    the objective E_q[log p(x | z)] - beta KL(q(z | x) || N(0, I)),
+    averaged over data whose covariance has the given eigenvalues (one
+    latent dimension per eigenvalue). Derive what each dimension's KL
+    is at the optimum, for any beta > 0, and return it.
 
     Parameters
     ----------
@@ -38,7 +38,8 @@ def beta_vae_kl(
 
     Returns
     -------
-    array of shape (K,): the KL of each latent dimension, in nats, >= 0.
+    array of shape (K,): the KL of each latent dimension, in nats,
+    >= 0.
     """
     lam = np.asarray(eigenvalues, dtype=float)
     # beta-VAE = VAE with noise beta sigma^2; pPCA at a fixed noise
@@ -348,9 +349,9 @@ def r1_max_step(slope: float, gamma: float) -> float:
     (theta, psi) <- (theta, psi) + h J (theta, psi) with the Jacobian
     J = [[0, slope], [-slope, -gamma]] (slope = f'(0) of the GAN's
     objective, gamma >= 0 the weight of the R1 penalty). Derive, from
-    the eigenvalues of J, the supremum of the step sizes h > 0 for which
-    the iteration converges to 0 from every start, and return it (0 when
-    no step converges).
+    the eigenvalues of J, the supremum of the step sizes h > 0 for
+    which the iteration converges to 0 from every start, and return it
+    (0 when no step converges).
 
     Parameters
     ----------
