@@ -11,18 +11,21 @@ from numpy.typing import ArrayLike, NDArray
 
 from lossmod_instructor.exercises import Case, Exercise
 
-# --- composite-1: the proximal operator of the L1 penalty ----------------
+# --- composite-1: the proximal operator of the elastic-net penalty ----
 
 
-def prox_l1(values: ArrayLike, threshold: float) -> NDArray[np.float64]:
-    """The proximal operator of t |z|, elementwise.
+def prox_elastic_net(
+    values: ArrayLike, threshold: float, ridge: float
+) -> NDArray[np.float64]:
+    """The proximal operator of t |z| + (mu / 2) z^2, elementwise.
 
     For each element v of ``values``, return the z that minimises
 
-        (1/2) (z - v)^2 + t |z|
+        (1/2) (z - v)^2 + t |z| + (mu / 2) z^2
 
-    with t = threshold. Derive it by cases on the sign of z (and the
-    kink at z = 0), then write it with NumPy only (no lossmod).
+    with t = threshold and mu = ridge. Derive it by cases on the sign of
+    z (and the kink at z = 0), then write it with NumPy only (no
+    lossmod).
 
     Parameters
     ----------
@@ -30,20 +33,24 @@ def prox_l1(values: ArrayLike, threshold: float) -> NDArray[np.float64]:
         The points v, finite.
     threshold : float
         t >= 0.
+    ridge : float
+        mu >= 0.
 
     Returns
     -------
     array of the shape of values: the minimiser for each element.
     """
     v = np.asarray(values, dtype=np.float64)
-    return np.sign(v) * np.maximum(np.abs(v) - threshold, 0.0)
+    shrunk = np.sign(v) * np.maximum(np.abs(v) - threshold, 0.0)
+    return shrunk / (1.0 + ridge)
 
 
 def _prox_oracle(
-    values: ArrayLike, threshold: float
+    values: ArrayLike, threshold: float, ridge: float
 ) -> NDArray[np.float64]:
-    """scipy's bounded scalar minimisation of (z - v)^2 / 2 + t |z| for
-    each element, then rounded to 0 where it is within 1e-9 of 0."""
+    """scipy's bounded scalar minimisation of (z - v)^2 / 2 + t |z| +
+    mu z^2 / 2 for each element, then rounded to 0 where it is within
+    1e-9 of 0."""
     from scipy.optimize import minimize_scalar  # type: ignore[import-untyped]
 
     v = np.asarray(values, dtype=float)
@@ -51,7 +58,11 @@ def _prox_oracle(
     for index, point in np.ndenumerate(v):
         radius = abs(point) + 1.0
         found = minimize_scalar(
-            lambda z, p=point: 0.5 * (z - p) ** 2 + threshold * abs(z),
+            lambda z, p=point: (
+                0.5 * (z - p) ** 2
+                + threshold * abs(z)
+                + 0.5 * ridge * z * z
+            ),
             bounds=(-radius, radius),
             method="bounded",
             options={"xatol": 1e-13 * radius},
@@ -62,11 +73,25 @@ def _prox_oracle(
 
 def _prox_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
-        Case("50 normal values, t = 0.7", (rng.normal(size=50), 0.7)),
-        Case("a (4, 5) array, t = 2", (3 * rng.normal(size=(4, 5)), 2.0)),
-        Case("values exactly at +-t", (np.array([-1.5, 1.5, 0.0]), 1.5)),
-        Case("large values", (1e6 * rng.normal(size=6), 10.0)),
-        Case("t = 0: the identity", (rng.normal(size=5), 0.0)),
+        Case(
+            "50 normal values, t = 0.7, mu = 0.3",
+            (rng.normal(size=50), 0.7, 0.3),
+        ),
+        Case(
+            "a (4, 5) array, t = 2, mu = 4",
+            (3 * rng.normal(size=(4, 5)), 2.0, 4.0),
+        ),
+        Case(
+            "values exactly at +-t", (np.array([-1.5, 1.5, 0.0]), 1.5, 0.5)
+        ),
+        Case("large values", (1e6 * rng.normal(size=6), 10.0, 0.01)),
+        Case(
+            "t = 0, mu = 0: the identity", (rng.normal(size=5), 0.0, 0.0)
+        ),
+        Case(
+            "mu = 0: the lasso's soft-thresholding",
+            (rng.normal(size=7), 0.4, 0.0),
+        ),
     )
 
 
@@ -74,10 +99,11 @@ def _prox_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
 
 
 def lasso_alpha_max(features: ArrayLike, target: ArrayLike) -> float:
-    """The smallest alpha at which the lasso with an intercept sets every
-    coefficient to zero.
+    """The smallest alpha at which the lasso with an intercept sets
+    every coefficient to zero.
 
-    The lasso (as scikit-learn's Lasso with fit_intercept=True) minimises
+    The lasso (as scikit-learn's Lasso with fit_intercept=True)
+    minimises
 
         (1 / (2 n)) ||y - b - X w||^2 + alpha ||w||_1
 
@@ -175,8 +201,9 @@ def adamw_fixed_point(
     a = np.asarray(curvature, dtype=np.float64)
     c = np.asarray(centre, dtype=np.float64)
     size = np.abs(c)
-    # for c > 0: a lambda theta^2 - (a (1 + lambda c) + lambda eps) theta
-    # + a c = 0; the smaller root, written without cancellation
+    # for c > 0: a lambda theta^2 - B theta + a c = 0 with
+    # B = a (1 + lambda c) + lambda eps; the smaller root, written
+    # without cancellation
     b = a * (1.0 + weight_decay * size) + weight_decay * eps
     discriminant = b * b - 4.0 * a * weight_decay * a * size
     root = 2.0 * a * size / (b + np.sqrt(np.maximum(discriminant, 0.0)))
@@ -299,20 +326,26 @@ def _profiled_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
 EXERCISES = (
     Exercise(
         id="composite-1",
-        task="the proximal operator of the L1 penalty",
-        solution=prox_l1,
+        task="the proximal operator of the elastic-net penalty",
+        solution=prox_elastic_net,
         cases=(
             Case(
-                "five values, t = 1",
-                (np.array([-3.0, -0.5, 0.0, 0.8, 2.5]), 1.0),
+                "five values, t = 1, mu = 0 (the L1 penalty alone)",
+                (np.array([-3.0, -0.5, 0.0, 0.8, 2.5]), 1.0, 0.0),
             ),
             Case(
-                "a (2, 2) array, t = 0.25",
-                (np.array([[1.0, -0.1], [0.2, -2.0]]), 0.25),
+                "a (2, 2) array, t = 0.25, mu = 1.5",
+                (np.array([[1.0, -0.1], [0.2, -2.0]]), 0.25, 1.5),
             ),
-            Case("t = 0 changes nothing", (np.array([1.5, -2.0]), 0.0)),
+            Case(
+                "t = 0: the L2 penalty alone",
+                (np.array([1.5, -2.0]), 0.0, 0.5),
+            ),
             # every value within t of zero becomes exactly zero
-            Case("large t: all zeros", (np.array([3.0, -4.0, 0.5]), 10.0)),
+            Case(
+                "large t: all zeros",
+                (np.array([3.0, -4.0, 0.5]), 10.0, 2.0),
+            ),
         ),
         oracle=_prox_oracle,
         hidden=_prox_hidden,
