@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lossmod_instructor._version import __version__
+from lossmod_instructor._version import __version__ as __version__
 
 
 def solution(exercise_id: str) -> Callable[..., Any]:
