@@ -29,7 +29,7 @@ from grading_fixtures import solution_notebook
 from lossmod_instructor.exercises import EXERCISES
 from lossmod_instructor.grading import gradescope
 
-from tests.helpers.grading import lossmod_cli
+from tests.helpers.grading import lossmod_cli, points
 
 MSE = [i for i, e in EXERCISES.items() if e.chapter == "mse"]
 
@@ -138,7 +138,7 @@ def test_the_zip_holds_what_gradescope_runs(autograder: Autograder) -> None:
         "constraints.txt",
     }
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
-    assert config["assignment"] == MSE and config["points"] == 4
+    assert config["assignment"] == MSE and config["points"] == points("mse")
     assert config["limits"]["check_timeout"] == 10 and seed.strip().isdigit()
 
 
@@ -156,7 +156,7 @@ def test_setup_installs_the_grader_from_the_zip(autograder: Autograder) -> None:
 
 
 def test_a_full_submission_scores_every_point(autograder: Autograder) -> None:
-    """Every mse exercise solved: score 4 of 4; the tests' max_score values sum exactly to 4;
+    """Every mse exercise solved: full marks; the tests' max_score values sum exactly to them;
     hidden checks are published after the deadline, public ones at once; the child ran confined
     (without capabilities when run as root, as on Gradescope)."""
     results = autograder.grade({"mse.ipynb": solution_notebook(MSE)})
@@ -164,35 +164,38 @@ def test_a_full_submission_scores_every_point(autograder: Autograder) -> None:
     total = 0.0
     for test in tests:
         total += test["max_score"]
-    assert (results["score"], total) == (4.0, 4.0)
+    assert (results["score"], total) == (points("mse"), points("mse"))
     assert all(t["status"] == "passed" for t in tests)
     hidden = {t["visibility"] for t in tests if ": hidden: " in t["name"]}
     public = {t["visibility"] for t in tests if ": hidden: " not in t["name"]}
     assert (hidden, public) == ({"after_published"}, {"visible"})
-    assert "graded: mse, ok, 4;" in autograder.printed and "'seccomp': True" in autograder.printed
+    assert (
+        f"graded: mse, ok, {points('mse'):g};" in autograder.printed
+        and "'seccomp': True" in autograder.printed
+    )
     if os.geteuid() == 0:  # as on Gradescope: the child gave up every capability
         assert "'capabilities': 0" in autograder.printed
 
 
 def test_a_partial_submission_and_a_link(autograder: Autograder) -> None:
     """Of two notebooks the best counts (two exercises of four solved); a link to another file
-    is refused, not followed; the tests still sum to the assignment's 4 points."""
+    is refused, not followed; the tests still sum to the assignment's points."""
     elsewhere = autograder.root / "elsewhere.ipynb"
     elsewhere.write_bytes(solution_notebook(MSE))
     results = autograder.grade({"mse.ipynb": solution_notebook(MSE[:2]), "link.ipynb": elsewhere})
     assert results["score"] == 2.0
-    assert sum(t["max_score"] for t in results["tests"]) == 4.0
+    assert sum(t["max_score"] for t in results["tests"]) == points("mse")
     assert "2 notebooks submitted, each graded (link 0, mse 2): mse counts" in results["output"]
 
 
 def test_an_empty_submission_scores_zero_of_the_points(autograder: Autograder) -> None:
-    """No notebook: results.json still lists the assignment's checks (max_score summing to 4),
+    """No notebook: results.json still lists the assignment's checks (max_score summing to its points),
     none passed, and says what to upload."""
     results = autograder.grade({})
     assert (
         results["score"] == 0.0 and "No notebook (.ipynb) in your submission" in results["output"]
     )
-    assert sum(t["max_score"] for t in results["tests"]) == 4.0
+    assert sum(t["max_score"] for t in results["tests"]) == points("mse")
 
 
 def test_out_must_name_a_zip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

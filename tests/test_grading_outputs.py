@@ -28,6 +28,8 @@ from lossmod_instructor.grading.outputs import (
 from lossmod_instructor.grading.reports import code, escape, feedback_markdown, summarise
 from lossmod_instructor.grading.submission import STATUSES
 
+from tests.helpers.grading import points
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 31337
 SECRET = "SECRET-7f3a"
@@ -70,8 +72,9 @@ def test_shares_sum_exactly_in_any_order(points: int) -> None:
 
 
 def test_max_scores_sum_to_the_assignment_points(graded: dict[str, batch.Graded]) -> None:
-    """results.json of a four-exercise notebook: one test per check, whose max_score values sum
-    exactly to 4 (they summed to 3.999997 when rounded to 6 digits); full marks score 4; hidden
+    """results.json of the mse notebook: one test per check, whose max_score values sum
+    exactly to its points (four of them once summed to 3.999997 when rounded to 6 digits); full
+    marks score them all; hidden
     checks are published after the deadline, public ones at once."""
     results = results_json(graded["mse"])
     tests = results["tests"]
@@ -79,8 +82,8 @@ def test_max_scores_sum_to_the_assignment_points(graded: dict[str, batch.Graded]
     total = 0.0
     for test in tests:
         total += test["max_score"]
-    assert total == 4.0 and results["score"] == 4.0
-    assert sum(t["score"] for t in tests) == 4.0
+    assert total == points("mse") and results["score"] == points("mse")
+    assert sum(t["score"] for t in tests) == points("mse")
     hidden = [t for t in tests if ": hidden: " in t["name"]]
     public = [t for t in tests if ": hidden: " not in t["name"]]
     assert hidden and public

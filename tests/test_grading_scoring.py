@@ -111,7 +111,8 @@ def test_non_value_answers() -> None:
 
 
 def test_forbidden_references() -> None:
-    """The oracle when it is a public lossmod function, plus what the exercise lists."""
-    assert scoring.forbidden_names(SYNTHETIC["synthetic-1"]) == ("mse",)
-    assert scoring.forbidden_names(SYNTHETIC["synthetic-2"]) == ("mse_grad",)
-    assert scoring.forbidden_names(EXERCISES[EXERCISE_ID]) == ("mse",)  # "NumPy only"
+    """The oracle when it is a public lossmod function, plus what the exercise lists, each with
+    its aliases (mse_loss is mse)."""
+    assert scoring.forbidden_names(SYNTHETIC["synthetic-1"]) == ("mse", "mse_loss")
+    assert scoring.forbidden_names(SYNTHETIC["synthetic-2"]) == ("mse_grad", "mse_loss_grad")
+    assert scoring.forbidden_names(EXERCISES[EXERCISE_ID]) == ("mse", "mse_loss")  # "NumPy only"

@@ -25,7 +25,7 @@ from pypdf import PdfReader, PdfWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "loss-functions-in-neural-networks"
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 
 from browser import chromium, serve  # noqa: E402  (the test suite's Chromium helpers)
 

@@ -37,3 +37,10 @@ def leftover_processes(folder: Path) -> list[int]:
             if any(v.startswith(marker) for v in environ.split(b"\0")):
                 found.append(int(entry.name))
     return found
+
+
+def points(chapter: str) -> float:
+    """An assignment's points: one per code exercise of the chapter."""
+    from lossmod_instructor.exercises import EXERCISES
+
+    return float(sum(e.chapter == chapter for e in EXERCISES.values()))

@@ -147,14 +147,6 @@ def _hidden_temperature_cases(
 # contrastive-3: batch-hard triplet loss from a distance matrix
 
 
-def _pairs(
-    labels: ArrayLike,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    y = np.asarray(labels)
-    same = y[:, None] == y[None, :]
-    return same & ~np.eye(len(y), dtype=bool), ~same
-
-
 def batch_hard_triplet_loss(
     distances: ArrayLike, labels: ArrayLike, margin: float
 ) -> float:
@@ -178,7 +170,9 @@ def batch_hard_triplet_loss(
     float, >= 0 (0 when no anchor has both a positive and a negative).
     """
     d = np.asarray(distances, dtype=float)
-    positive, negative = _pairs(labels)
+    y = np.asarray(labels)
+    same = y[:, None] == y[None, :]
+    positive, negative = same & ~np.eye(len(y), dtype=bool), ~same
     usable = positive.any(axis=1) & negative.any(axis=1)
     if not usable.any():
         return 0.0
@@ -279,7 +273,9 @@ def semi_hard_negatives(
     array of int, shape (N, N): entry [a, p] is the index n, or -1.
     """
     d = np.asarray(distances, dtype=float)
-    positive, negative = _pairs(labels)
+    y = np.asarray(labels)
+    same = y[:, None] == y[None, :]
+    positive, negative = same & ~np.eye(len(y), dtype=bool), ~same
     d_ap = d[:, :, None]
     d_an = d[:, None, :]
     # [a, p, n]: n is a negative of a, farther than p, inside the margin

@@ -104,7 +104,13 @@ def sparsemax_jvp(z: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
     """
     z = np.asarray(z, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
-    support = lossmod.sparsemax(z) > 0
+    # the support: the k largest scores, k the largest with
+    # 1 + k s_k > s_1 + ... + s_k (s sorted down), as in exercise 1
+    s = -np.sort(-z, axis=1)
+    k = np.arange(1, z.shape[1] + 1)
+    size_of = np.sum(1.0 + k * s > np.cumsum(s, axis=1), axis=1)
+    kth = s[np.arange(len(z)), size_of - 1]
+    support = z >= kth[:, None]
     size = np.sum(support, axis=1, keepdims=True)
     # J = diag(s) - s s^T / |S|: v on the support, minus its mean there
     on_support = np.where(support, v, 0.0)

@@ -89,6 +89,9 @@ def forbidden_names(exercise: Exercise) -> tuple[str, ...]:
     child's library also lacks their gradients ``<name>_grad``)."""
     names = set(exercise.reimplements)
     names |= {n for n in lossmod.__all__ if getattr(lossmod, n) is exercise.oracle}
+    # an alias is the same function under another name (mse_loss for mse): it goes too
+    functions = [getattr(lossmod, n) for n in names if hasattr(lossmod, n)]
+    names |= {n for n in lossmod.__all__ if any(getattr(lossmod, n) is f for f in functions)}
     return tuple(sorted(names))
 
 
