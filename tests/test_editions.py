@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import html
 import inspect
+import itertools
 import json
 import os
 import re
@@ -54,7 +55,9 @@ def directive_blocks(markdown: str, name: str) -> list[tuple[str, str]]:
                 body.append(lines[index])
                 index += 1
             label = lines[index - len(body) - 1].split("}", 1)[1].strip()
-            labels = [b.split(":label:")[1].strip() for b in body if b.startswith(":label:")]
+            # the directive's own options open its body (a labelled equation inside has its own)
+            options = list(itertools.takewhile(lambda b: b.startswith(":"), body))
+            labels = [b.split(":label:")[1].strip() for b in options if b.startswith(":label:")]
             found.append((labels[0] if labels else label, "\n".join(body)))
         index += 1
     return found
