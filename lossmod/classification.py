@@ -71,9 +71,8 @@ __all__ = [
 PROBABILITIES = (0.0, 1.0)
 _ONE = 1.0  # the weight of every sample when there are no weights
 Array = NDArray[Any]
-Weight = (
-    Array | float
-)  # a weight per element (or per sample), or one for all
+# a weight per element (or per sample), or one for all
+Weight = Array | float
 
 
 # --- Binary cross-entropy, on probabilities and on logits ----------------
@@ -282,25 +281,36 @@ def _bce_logits_terms(
     """Binary cross-entropy of the logits z against the labels y (weight
     w, positive weight a), and its slope dl/dz times ``scale``."""
     e = np.exp(-np.abs(z))  # <= 1: never overflows
-    ay, not_y = a * y, 1 - y
+    # [z >= 0] (0 at -0.0, as copysign below): max(z, 0) is [z >= 0] z
+    step = ~np.signbit(z)
+    # c = 1 + (a - 1) y weighs the softplus terms (1 without pos_weight)
+    one = _is_one(a)
+    c = 1.0 if one else 1.0 + (a - 1.0) * y
+    gap = step - y if one else c * step - a * y
     losses = slopes = None
     if loss:
-        # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|)): one exp and one
-        # log1p serve both terms.
+        # c softplus(z) - a y z, as gap z + c log1p(e): gap has the sign
+        # of z, so both terms are >= 0 and adding them loses nothing.
         tail = np.log1p(e)
-        losses = w * (
-            ay * (np.maximum(-z, 0.0) + tail)
-            + not_y * (np.maximum(z, 0.0) + tail)
-        )
+        losses = gap * z
+        losses += tail if one else c * tail
+        if not _is_one(w):
+            losses *= w
     if scale is not None:
-        # sigmoid(+-z) from e: 1 / (1 + e) where +-z >= 0, e / (1 + e)
-        # where +-z < 0; max(e, sign(+-z)) is that numerator, without a
-        # branch.
-        sign, denominator = np.sign(z), 1.0 + e
-        sigmoid = np.maximum(e, sign) / denominator
-        sigmoid_of_minus_z = np.maximum(e, -sign) / denominator
-        slopes = scale * (w * (not_y * sigmoid - ay * sigmoid_of_minus_z))
+        # c sigmoid(z) - a y, with sigmoid(z) = [z >= 0] -+ e / (1 + e):
+        # e / (1 + e) keeps its digits where sigmoid(z) rounds to 1.
+        below = np.copysign(e / (1.0 + e), z)
+        slopes = gap - (below if one else c * below)
+        if not _is_one(w):
+            slopes *= w
+        if scale != 1.0:
+            slopes *= scale
     return losses, slopes
+
+
+def _is_one(weight: Weight) -> bool:
+    """Whether a weight is the scalar 1 that stands for no weight."""
+    return not isinstance(weight, np.ndarray) and weight == 1.0
 
 
 def bce_with_logits(
@@ -441,9 +451,8 @@ def _ce_targets(
         )
     z = np.asarray(logits)
     if scan or z.dtype.kind not in "biuf":
-        as_float(
-            "logits", logits
-        )  # raises for a NaN, an infinity or a dtype that is not real
+        # raises for a NaN, an infinity or a dtype that is not real
+        as_float("logits", logits)
     if z.ndim != 2:
         raise ValueError(
             f"logits must have shape (N, C); got shape {z.shape}"
