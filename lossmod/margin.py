@@ -12,12 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from lossmod._checks import (
     Float64Array,
-    FloatArray,
-    LossValue,
     Reduction,
     as_float,
     check_reduction,
@@ -25,6 +23,7 @@ from lossmod._checks import (
     finish_both,
     legacy_reduction,
 )
+from lossmod._parts import Parts, check_signs, grad_of, value_of
 from lossmod.primitives import _sigmoid, _softplus
 
 __all__ = [
@@ -36,23 +35,11 @@ __all__ = [
     "soft_margin_loss_grad",
 ]
 
-Parts = tuple[LossValue, FloatArray]
-
-
-def _first_index(mask: NDArray[Any]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
-
 
 def _signs(name: str, target: ArrayLike) -> Float64Array:
     """``target`` as float64, every entry -1 or 1."""
     y, _ = as_float(name, target)
-    wrong = (y != 1) & (y != -1)
-    if wrong.any():
-        index = _first_index(wrong)
-        raise ValueError(
-            f"{name} must hold -1 or 1; got {float(y[index])} at index "
-            f"{index}"
-        )
+    check_signs(name, y)
     return y
 
 
@@ -71,8 +58,14 @@ def _pair(
 
 
 def _hinge_embedding_parts(
-    input: ArrayLike, target: ArrayLike, margin: float, reduction: str
+    input: ArrayLike,
+    target: ArrayLike,
+    margin: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
 ) -> Parts:
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x, y, out_dtype = _pair(input, target, reduction)
     short = margin - x
     losses = np.where(y == 1, x, np.maximum(short, 0.0))
@@ -80,14 +73,8 @@ def _hinge_embedding_parts(
     return finish_both(losses, slopes, reduction, float(x.size), out_dtype)
 
 
-def hinge_embedding_loss(
-    input: ArrayLike,
-    target: ArrayLike,
-    margin: float = 1.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_hinge_embedding_parts)
+def hinge_embedding_loss() -> None:
     """Hinge embedding loss (torch's ``hinge_embedding_loss``): a distance
     that should be small for similar pairs (y = 1) and at least
     ``margin`` for dissimilar ones (y = -1).
@@ -119,42 +106,28 @@ def hinge_embedding_loss(
     Reference: Hadsell, Chopra and LeCun (2006), "Dimensionality reduction
     by learning an invariant mapping".
     """
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    return _hinge_embedding_parts(input, target, margin, reduction)[0]
 
 
-def hinge_embedding_loss_grad(
-    input: ArrayLike,
-    target: ArrayLike,
-    margin: float = 1.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_hinge_embedding_parts)
+def hinge_embedding_loss_grad() -> None:
     """Gradient of :func:`hinge_embedding_loss` w.r.t. ``input``: 1 for
     y = 1, -[x < margin] for y = -1, / n for "mean"."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    return _hinge_embedding_parts(input, target, margin, reduction)[1]
 
 
-def _hinge_embedding_loss_value_and_grad(
-    input: ArrayLike,
-    target: ArrayLike,
-    margin: float = 1.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> tuple[LossValue, FloatArray]:
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    return _hinge_embedding_parts(input, target, margin, reduction)
+_hinge_embedding_loss_value_and_grad = _hinge_embedding_parts
 
 
 # --- soft_margin_loss ----------------------------------------------------
 
 
 def _soft_margin_parts(
-    input: ArrayLike, target: ArrayLike, reduction: str
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
 ) -> Parts:
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x, y, out_dtype = _pair(input, target, reduction)
     z = -y * x
     # log(1 + exp(-y x)) = softplus(-y x), never overflowing; its slope
@@ -164,13 +137,8 @@ def _soft_margin_parts(
     return finish_both(losses, slopes, reduction, float(x.size), out_dtype)
 
 
-def soft_margin_loss(
-    input: ArrayLike,
-    target: ArrayLike,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_soft_margin_parts)
+def soft_margin_loss() -> None:
     """Soft-margin loss (torch's ``soft_margin_loss``): the logistic loss
     of +-1 labels, a smooth hinge.
 
@@ -199,32 +167,15 @@ def soft_margin_loss(
     Explained in chapters/margins.ipynb; see also chapters/torch-names.md.
     Reference: Hastie, Tibshirani and Friedman (2009), section 12.3.2.
     """
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    return _soft_margin_parts(input, target, reduction)[0]
 
 
-def soft_margin_loss_grad(
-    input: ArrayLike,
-    target: ArrayLike,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_soft_margin_parts)
+def soft_margin_loss_grad() -> None:
     """Gradient of :func:`soft_margin_loss` w.r.t. ``input``:
     -y sigmoid(-y x), / n for "mean"."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    return _soft_margin_parts(input, target, reduction)[1]
 
 
-def _soft_margin_loss_value_and_grad(
-    input: ArrayLike,
-    target: ArrayLike,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> tuple[LossValue, FloatArray]:
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    return _soft_margin_parts(input, target, reduction)
+_soft_margin_loss_value_and_grad = _soft_margin_parts
 
 
 # --- margin_ranking_loss -------------------------------------------------
@@ -234,9 +185,12 @@ def _margin_ranking_parts(
     input1: ArrayLike,
     input2: ArrayLike,
     target: ArrayLike,
-    margin: float,
-    reduction: str,
+    margin: float = 0.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
 ) -> Parts:
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     x1, out_dtype = as_float("input1", input1)
     x2, _ = as_float("input2", input2)
@@ -251,15 +205,8 @@ def _margin_ranking_parts(
     )
 
 
-def margin_ranking_loss(
-    input1: ArrayLike,
-    input2: ArrayLike,
-    target: ArrayLike,
-    margin: float = 0.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_margin_ranking_parts)
+def margin_ranking_loss() -> None:
     """Margin ranking loss (torch's ``margin_ranking_loss``): x1 should
     rank above x2 by ``margin`` when y = 1, below when y = -1.
 
@@ -291,42 +238,12 @@ def margin_ranking_loss(
     Reference: Herbrich, Graepel and Obermayer (2000), "Large margin rank
     boundaries for ordinal regression".
     """
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _margin_ranking_parts(
-        input1, input2, target, margin, reduction
-    )
-    return parts[0]
 
 
-def margin_ranking_loss_grad(
-    input1: ArrayLike,
-    input2: ArrayLike,
-    target: ArrayLike,
-    margin: float = 0.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_margin_ranking_parts)
+def margin_ranking_loss_grad() -> None:
     """Gradient of :func:`margin_ranking_loss` with respect to ``input1``:
     -y [margin - y (x1 - x2) > 0], / n for "mean"."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _margin_ranking_parts(
-        input1, input2, target, margin, reduction
-    )
-    return parts[1]
 
 
-def _margin_ranking_loss_value_and_grad(
-    input1: ArrayLike,
-    input2: ArrayLike,
-    target: ArrayLike,
-    margin: float = 0.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> tuple[LossValue, FloatArray]:
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _margin_ranking_parts(
-        input1, input2, target, margin, reduction
-    )
-    return parts
+_margin_ranking_loss_value_and_grad = _margin_ranking_parts

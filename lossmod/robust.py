@@ -8,8 +8,10 @@ literature and scikit-learn write it, uses r = target - pred (r > 0 is
 under-prediction); the symmetric robust losses use r = pred - target, as
 the rest of the book does (their values do not depend on the sign).
 
-Every loss computes its values and its slopes in float64 in one pass
-(``_<name>_parts``) and returns them in the prediction's dtype.
+Every loss computes its values and its slopes in float64 in one pass,
+in ``_<name>_parts`` (which has the loss's signature), and returns them
+in the prediction's dtype; the loss and its gradient are made from that
+function (lossmod/_parts.py).
 Explained in the chapter "Distributional and robust regression"
 (chapters/distributional-regression.ipynb).
 """
@@ -23,13 +25,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import (
-    FloatArray,
-    LossValue,
     Reduction,
     as_float,
     check_reduction,
     check_same_shape,
     finish_both,
+)
+from lossmod._parts import (
+    Parts,
+    check_positive,
+    first_index,
+    grad_of,
+    value_of,
 )
 
 __all__ = [
@@ -46,11 +53,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-Parts = tuple[LossValue, FloatArray]
-
-
-def _first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
 
 
 def _pair(
@@ -63,11 +65,6 @@ def _pair(
     t, _ = as_float("target", target)
     check_same_shape(first, p, "target", t)
     return p, t, out_dtype
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be > 0 and finite; got {value!r}")
 
 
 def _exprel(t: Array) -> Array:
@@ -83,8 +80,9 @@ def _exprel(t: Array) -> Array:
 def _pinball_parts(
     pred: ArrayLike,
     target: ArrayLike,
-    quantile: float | ArrayLike,
-    reduction: str,
+    *,
+    quantile: float | ArrayLike = 0.5,
+    reduction: Reduction = "mean",
 ) -> Parts:
     p, t, out_dtype = _pair("pred", pred, target, reduction)
     q, _ = as_float("quantile", quantile)
@@ -99,7 +97,7 @@ def _pinball_parts(
         )
     outside = (q <= 0) | (q >= 1)
     if outside.any():
-        index = _first_index(outside)
+        index = first_index(outside)
         where = f" at index {index}" if index else ""
         raise ValueError(
             "quantile must lie strictly between 0 and 1; got "
@@ -121,13 +119,8 @@ def _pinball_parts(
     )
 
 
-def pinball_loss(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    quantile: float | ArrayLike = 0.5,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_pinball_parts)
+def pinball_loss() -> None:
     """Pinball (quantile) loss at level ``quantile``.
 
     Formula, with the residual r = target - pred (target minus
@@ -160,37 +153,27 @@ def pinball_loss(
     See the chapter "Distributional and robust regression". Reference:
     Koenker and Bassett (1978), "Regression quantiles".
     """
-    return _pinball_parts(pred, target, quantile, reduction)[0]
 
 
-def pinball_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    quantile: float | ArrayLike = 0.5,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_pinball_parts)
+def pinball_loss_grad() -> None:
     """Gradient of :func:`pinball_loss` with respect to ``pred``: -q where
     target > pred, 1 - q where target < pred, 0 where equal; / n for
     "mean"."""
-    return _pinball_parts(pred, target, quantile, reduction)[1]
 
 
-def _pinball_loss_value_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    quantile: float | ArrayLike = 0.5,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _pinball_parts(pred, target, quantile, reduction)
+_pinball_loss_value_and_grad = _pinball_parts
 
 
 # --- Tweedie deviances on the log link -----------------------------------
 
 
 def _tweedie_parts(
-    log_pred: ArrayLike, target: ArrayLike, power: float, reduction: str
+    log_pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    power: float = 1.5,
+    reduction: Reduction = "mean",
 ) -> Parts:
     eta, y, out_dtype = _pair("log_pred", log_pred, target, reduction)
     if not (np.isfinite(power) and 1.0 <= power <= 2.0):
@@ -200,7 +183,7 @@ def _tweedie_parts(
         )
     bad = (y <= 0) if power == 2.0 else (y < 0)
     if bad.any():
-        index = _first_index(bad)
+        index = first_index(bad)
         need = "> 0 for power 2 (Gamma)" if power == 2.0 else ">= 0"
         raise ValueError(
             f"target must be {need}; got {float(y[index])} at index "
@@ -242,13 +225,8 @@ def _tweedie_parts(
     )
 
 
-def tweedie_deviance(
-    log_pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    power: float = 1.5,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_tweedie_parts)
+def tweedie_deviance() -> None:
     """Tweedie deviance of a prediction on the log link,
     mu = exp(log_pred).
 
@@ -286,29 +264,15 @@ def tweedie_deviance(
     Jørgensen (1987), "Exponential dispersion models"; McCullagh and
     Nelder (1989), "Generalized linear models", section 2.3.
     """
-    return _tweedie_parts(log_pred, target, power, reduction)[0]
 
 
-def tweedie_deviance_grad(
-    log_pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    power: float = 1.5,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_tweedie_parts)
+def tweedie_deviance_grad() -> None:
     """Gradient of :func:`tweedie_deviance` with respect to ``log_pred``:
     2 mu^(1 - p) (mu - y), mu = exp(log_pred); / n for "mean"."""
-    return _tweedie_parts(log_pred, target, power, reduction)[1]
 
 
-def _tweedie_deviance_value_and_grad(
-    log_pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    power: float = 1.5,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _tweedie_parts(log_pred, target, power, reduction)
+_tweedie_deviance_value_and_grad = _tweedie_parts
 
 
 # --- Barron's general robust loss ----------------------------------------
@@ -317,16 +281,17 @@ def _tweedie_deviance_value_and_grad(
 def _barron_parts(
     pred: ArrayLike,
     target: ArrayLike,
-    alpha: float,
-    scale: float,
-    reduction: str,
+    *,
+    alpha: float = 1.0,
+    scale: float = 1.0,
+    reduction: Reduction = "mean",
 ) -> Parts:
     p, t, out_dtype = _pair("pred", pred, target, reduction)
     if np.isnan(alpha) or alpha == math.inf:
         raise ValueError(
             f"alpha must be a real number or -inf; got {alpha!r}"
         )
-    _check_positive("scale", scale)
+    check_positive("scale", scale)
     x = (p - t) / scale
     q = x * x
     if alpha == 2.0:
@@ -353,14 +318,8 @@ def _barron_parts(
     )
 
 
-def barron_loss(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    alpha: float = 1.0,
-    scale: float = 1.0,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_barron_parts)
+def barron_loss() -> None:
     """Barron's general and adaptive robust loss rho(x, alpha, c).
 
     Formula, with x = pred - target, c = scale, d = |alpha - 2|::
@@ -399,42 +358,30 @@ def barron_loss(
     See the chapter "Distributional and robust regression". Reference:
     Barron (2019), "A general and adaptive robust loss function".
     """
-    return _barron_parts(pred, target, alpha, scale, reduction)[0]
 
 
-def barron_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    alpha: float = 1.0,
-    scale: float = 1.0,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_barron_parts)
+def barron_loss_grad() -> None:
     """Gradient of :func:`barron_loss` with respect to ``pred``:
     x / c^2 ((x / c)^2 / |alpha - 2| + 1)^(alpha / 2 - 1); / n for
     "mean"."""
-    return _barron_parts(pred, target, alpha, scale, reduction)[1]
 
 
-def _barron_loss_value_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    alpha: float = 1.0,
-    scale: float = 1.0,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _barron_parts(pred, target, alpha, scale, reduction)
+_barron_loss_value_and_grad = _barron_parts
 
 
 # --- Redescending losses: Cauchy and Tukey's biweight --------------------
 
 
 def _cauchy_parts(
-    pred: ArrayLike, target: ArrayLike, scale: float, reduction: str
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    scale: float = 2.3849,
+    reduction: Reduction = "mean",
 ) -> Parts:
     p, t, out_dtype = _pair("pred", pred, target, reduction)
-    _check_positive("scale", scale)
+    check_positive("scale", scale)
     r = p - t
     u = r / scale
     # (c^2 / 2) log(1 + u^2); its slope r / (1 + u^2)
@@ -443,13 +390,8 @@ def _cauchy_parts(
     return finish_both(losses, slopes, reduction, float(p.size), out_dtype)
 
 
-def cauchy_loss(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    scale: float = 2.3849,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_cauchy_parts)
+def cauchy_loss() -> None:
     """Cauchy (Lorentzian) loss, a redescending robust loss.
 
     Formula, with r = pred - target, c = scale::
@@ -481,36 +423,26 @@ def cauchy_loss(
     Holland and Welsch (1977), "Robust regression using iteratively
     reweighted least-squares".
     """
-    return _cauchy_parts(pred, target, scale, reduction)[0]
 
 
-def cauchy_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    scale: float = 2.3849,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_cauchy_parts)
+def cauchy_loss_grad() -> None:
     """Gradient of :func:`cauchy_loss` with respect to ``pred``:
     r / (1 + (r / c)^2); / n for "mean"."""
-    return _cauchy_parts(pred, target, scale, reduction)[1]
 
 
-def _cauchy_loss_value_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    scale: float = 2.3849,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _cauchy_parts(pred, target, scale, reduction)
+_cauchy_loss_value_and_grad = _cauchy_parts
 
 
 def _tukey_parts(
-    pred: ArrayLike, target: ArrayLike, scale: float, reduction: str
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    scale: float = 4.6851,
+    reduction: Reduction = "mean",
 ) -> Parts:
     p, t, out_dtype = _pair("pred", pred, target, reduction)
-    _check_positive("scale", scale)
+    check_positive("scale", scale)
     r = p - t
     u2 = (r / scale) ** 2
     inside = u2 < 1.0
@@ -525,13 +457,8 @@ def _tukey_parts(
     return finish_both(losses, slopes, reduction, float(p.size), out_dtype)
 
 
-def tukey_biweight_loss(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    scale: float = 4.6851,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_tukey_parts)
+def tukey_biweight_loss() -> None:
     """Tukey's biweight (bisquare) loss, a redescending robust loss that
     ignores gross errors altogether.
 
@@ -562,26 +489,12 @@ def tukey_biweight_loss(
     Beaton and Tukey (1974), "The fitting of power series, meaning
     polynomials, illustrated on band-spectroscopic data".
     """
-    return _tukey_parts(pred, target, scale, reduction)[0]
 
 
-def tukey_biweight_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    scale: float = 4.6851,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_tukey_parts)
+def tukey_biweight_loss_grad() -> None:
     """Gradient of :func:`tukey_biweight_loss` with respect to ``pred``:
     r (1 - (r / c)^2)^2 for |r| < c, 0 beyond; / n for "mean"."""
-    return _tukey_parts(pred, target, scale, reduction)[1]
 
 
-def _tukey_biweight_loss_value_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    *,
-    scale: float = 4.6851,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _tukey_parts(pred, target, scale, reduction)
+_tukey_biweight_loss_value_and_grad = _tukey_parts
