@@ -17,7 +17,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import (
     Float64Array,
-    FloatArray,
     LossValue,
     Reduction,
     as_float,
@@ -26,6 +25,7 @@ from lossmod._checks import (
     finish_both,
     legacy_reduction,
 )
+from lossmod._parts import Parts, grad_of, value_of
 
 __all__ = [
     "cosine_embedding_loss",
@@ -36,7 +36,6 @@ __all__ = [
     "triplet_margin_with_distance_loss_grad",
 ]
 
-Parts = tuple[LossValue, FloatArray]
 Distance = Callable[[Any, Any], Any]
 _COSINE_EPSILON = 1e-12
 
@@ -95,9 +94,12 @@ def _cosine_parts(
     input1: ArrayLike,
     input2: ArrayLike,
     target: ArrayLike,
-    margin: float,
-    reduction: str,
+    margin: float = 0.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: Reduction = "mean",
 ) -> Parts:
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     (x1, x2), out_dtype, unbatched = _vectors(
         ("input1", "input2"), (input1, input2)
@@ -121,15 +123,8 @@ def _cosine_parts(
     return _unbatch(parts, unbatched, reduction)
 
 
-def cosine_embedding_loss(
-    input1: ArrayLike,
-    input2: ArrayLike,
-    target: ArrayLike,
-    margin: float = 0.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_cosine_parts)
+def cosine_embedding_loss() -> None:
     """Cosine embedding loss (torch's ``cosine_embedding_loss``): pairs
     labelled similar (y = 1) should point the same way, dissimilar pairs
     (y = -1) should have a cosine of at most ``margin``.
@@ -168,39 +163,15 @@ def cosine_embedding_loss(
     Reference: Hadsell, Chopra and LeCun (2006), "Dimensionality reduction
     by learning an invariant mapping".
     """
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _cosine_parts(input1, input2, target, margin, reduction)
-    return parts[0]
 
 
-def cosine_embedding_loss_grad(
-    input1: ArrayLike,
-    input2: ArrayLike,
-    target: ArrayLike,
-    margin: float = 0.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_cosine_parts)
+def cosine_embedding_loss_grad() -> None:
     """Gradient of :func:`cosine_embedding_loss` with respect to
     ``input1``, shape of ``input1``."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _cosine_parts(input1, input2, target, margin, reduction)
-    return parts[1]
 
 
-def _cosine_embedding_loss_value_and_grad(
-    input1: ArrayLike,
-    input2: ArrayLike,
-    target: ArrayLike,
-    margin: float = 0.0,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> tuple[LossValue, FloatArray]:
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _cosine_parts(input1, input2, target, margin, reduction)
-    return parts
+_cosine_embedding_loss_value_and_grad = _cosine_parts
 
 
 # --- Triplet losses ------------------------------------------------------
@@ -269,7 +240,7 @@ def _p_norm(
     return lambda x1, x2: _pairwise(x1, x2, p, eps)
 
 
-def triplet_margin_loss(
+def _triplet_margin_parts(
     anchor: ArrayLike,
     positive: ArrayLike,
     negative: ArrayLike,
@@ -280,7 +251,16 @@ def triplet_margin_loss(
     size_average: bool | None = None,
     reduce: bool | None = None,
     reduction: Reduction = "mean",
-) -> LossValue:
+) -> Parts:
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    distance = _p_norm(p, eps)
+    return _triplet_parts(
+        anchor, positive, negative, distance, margin, swap, reduction
+    )
+
+
+@value_of(_triplet_margin_parts)
+def triplet_margin_loss() -> None:
     """Triplet margin loss (torch's ``triplet_margin_loss``): the anchor
     should be closer to the positive than to the negative by ``margin``.
 
@@ -319,69 +299,15 @@ def triplet_margin_loss(
     chapters/torch-names.md.
     Reference: Schroff, Kalenichenko and Philbin (2015), "FaceNet".
     """
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _triplet_parts(
-        anchor,
-        positive,
-        negative,
-        _p_norm(p, eps),
-        margin,
-        swap,
-        reduction,
-    )
-    return parts[0]
 
 
-def triplet_margin_loss_grad(
-    anchor: ArrayLike,
-    positive: ArrayLike,
-    negative: ArrayLike,
-    margin: float = 1.0,
-    p: float = 2,
-    eps: float = 1e-6,
-    swap: bool = False,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_triplet_margin_parts)
+def triplet_margin_loss_grad() -> None:
     """Gradient of :func:`triplet_margin_loss` with respect to
     ``anchor``, shape of ``anchor``."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _triplet_parts(
-        anchor,
-        positive,
-        negative,
-        _p_norm(p, eps),
-        margin,
-        swap,
-        reduction,
-    )
-    return parts[1]
 
 
-def _triplet_margin_loss_value_and_grad(
-    anchor: ArrayLike,
-    positive: ArrayLike,
-    negative: ArrayLike,
-    margin: float = 1.0,
-    p: float = 2,
-    eps: float = 1e-6,
-    swap: bool = False,
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    reduction: Reduction = "mean",
-) -> tuple[LossValue, FloatArray]:
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    parts = _triplet_parts(
-        anchor,
-        positive,
-        negative,
-        _p_norm(p, eps),
-        margin,
-        swap,
-        reduction,
-    )
-    return parts
+_triplet_margin_loss_value_and_grad = _triplet_margin_parts
 
 
 def _custom_distance(
@@ -393,8 +319,8 @@ def _custom_distance(
     default, or ``distance_function`` with its ``grad`` attribute."""
     if distance_function is None:
         return _default_distance
-    grad_of: Any = getattr(distance_function, "grad", None)
-    if need_grad and not callable(grad_of):
+    gradient: Any = getattr(distance_function, "grad", None)
+    if need_grad and not callable(gradient):
         raise ValueError(
             "distance_function needs a .grad attribute for the gradient: "
             "a function (x1, x2) -> d distance / d x1, shape (N, D) "
@@ -411,7 +337,7 @@ def _custom_distance(
                 f"shape ({len(x1)},); got {d.shape}"
             )
         g = (
-            np.asarray(grad_of(x1, x2), float).reshape(x1.shape)
+            np.asarray(gradient(x1, x2), float).reshape(x1.shape)
             if need_grad
             else np.zeros_like(x1)
         )
@@ -471,20 +397,15 @@ def triplet_margin_with_distance_loss(
     local feature descriptors with triplets and shallow convolutional
     neural networks".
     """
+    # the value needs no gradient of a custom distance
     _check_margin(margin)
-    parts = _triplet_parts(
-        anchor,
-        positive,
-        negative,
-        _custom_distance(distance_function, need_grad=False),
-        margin,
-        swap,
-        reduction,
-    )
-    return parts[0]
+    distance = _custom_distance(distance_function, need_grad=False)
+    return _triplet_parts(
+        anchor, positive, negative, distance, margin, swap, reduction
+    )[0]
 
 
-def triplet_margin_with_distance_loss_grad(
+def _triplet_with_distance_parts(
     anchor: ArrayLike,
     positive: ArrayLike,
     negative: ArrayLike,
@@ -493,41 +414,21 @@ def triplet_margin_with_distance_loss_grad(
     margin: float = 1.0,
     swap: bool = False,
     reduction: Reduction = "mean",
-) -> FloatArray:
+) -> Parts:
+    _check_margin(margin)
+    distance = _custom_distance(distance_function, need_grad=True)
+    return _triplet_parts(
+        anchor, positive, negative, distance, margin, swap, reduction
+    )
+
+
+@grad_of(_triplet_with_distance_parts)
+def triplet_margin_with_distance_loss_grad() -> None:
     """Gradient of :func:`triplet_margin_with_distance_loss` with respect
     to ``anchor`` (needs ``distance_function.grad`` for a custom
     distance)."""
-    _check_margin(margin)
-    parts = _triplet_parts(
-        anchor,
-        positive,
-        negative,
-        _custom_distance(distance_function, need_grad=True),
-        margin,
-        swap,
-        reduction,
-    )
-    return parts[1]
 
 
-def _triplet_margin_with_distance_loss_value_and_grad(
-    anchor: ArrayLike,
-    positive: ArrayLike,
-    negative: ArrayLike,
-    *,
-    distance_function: Distance | None = None,
-    margin: float = 1.0,
-    swap: bool = False,
-    reduction: Reduction = "mean",
-) -> tuple[LossValue, FloatArray]:
-    _check_margin(margin)
-    parts = _triplet_parts(
-        anchor,
-        positive,
-        negative,
-        _custom_distance(distance_function, need_grad=True),
-        margin,
-        swap,
-        reduction,
-    )
-    return parts
+_triplet_margin_with_distance_loss_value_and_grad = (
+    _triplet_with_distance_parts
+)

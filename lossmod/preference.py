@@ -13,7 +13,6 @@ without forming sigmoid(m), so margins of +-1e4 give exact values.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -22,12 +21,19 @@ from numpy.typing import ArrayLike
 from lossmod._checks import (
     Float64Array,
     FloatArray,
-    LossValue,
     Reduction,
     as_float,
     check_reduction,
     check_same_shape,
     finish_both,
+)
+from lossmod._parts import (
+    Parts,
+    check_finite,
+    check_positive,
+    check_signs,
+    grad_of,
+    value_of,
 )
 from lossmod.primitives import _sigmoid, _softplus
 
@@ -43,8 +49,6 @@ __all__ = [
     "simpo_loss",
     "simpo_loss_grad",
 ]
-
-Parts = tuple[LossValue, FloatArray]
 
 
 def _arrays(
@@ -66,21 +70,6 @@ def _arrays(
     return arrays, out_dtype
 
 
-def _positive(name: str, value: float) -> float:
-    """``value`` as a float, refused unless finite and > 0."""
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be > 0 and finite; got {value!r}")
-    return number
-
-
-def _finite(name: str, value: float) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-    return number
-
-
 def _logistic(margin: Float64Array) -> tuple[FloatArray, FloatArray]:
     """-log sigmoid(m) and its derivative in m, for every real m."""
     # -log sigmoid(m) = log(1 + e^-m) = softplus(-m), with softplus(t) =
@@ -94,7 +83,10 @@ def _logistic(margin: Float64Array) -> tuple[FloatArray, FloatArray]:
 
 
 def _bradley_terry_parts(
-    chosen_rewards: ArrayLike, rejected_rewards: ArrayLike, reduction: str
+    chosen_rewards: ArrayLike,
+    rejected_rewards: ArrayLike,
+    *,
+    reduction: Reduction = "mean",
 ) -> Parts:
     (chosen, rejected), out_dtype = _arrays(
         reduction,
@@ -107,12 +99,8 @@ def _bradley_terry_parts(
     )
 
 
-def bradley_terry_loss(
-    chosen_rewards: ArrayLike,
-    rejected_rewards: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_bradley_terry_parts)
+def bradley_terry_loss() -> None:
     """Bradley-Terry loss of a reward model: -log P(chosen beats rejected).
 
     The Bradley-Terry model says the chosen response beats the rejected
@@ -141,33 +129,15 @@ def bradley_terry_loss(
     Reference: Bradley and Terry (1952); as a reward-model loss,
     Christiano et al. (2017) and Ouyang et al. (2022).
     """
-    return _bradley_terry_parts(
-        chosen_rewards, rejected_rewards, reduction
-    )[0]
 
 
-def bradley_terry_loss_grad(
-    chosen_rewards: ArrayLike,
-    rejected_rewards: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_bradley_terry_parts)
+def bradley_terry_loss_grad() -> None:
     """Gradient of :func:`bradley_terry_loss` with respect to
     ``chosen_rewards``: -sigmoid(r_l - r_w), / n for "mean"."""
-    return _bradley_terry_parts(
-        chosen_rewards, rejected_rewards, reduction
-    )[1]
 
 
-def _bradley_terry_loss_value_and_grad(
-    chosen_rewards: ArrayLike,
-    rejected_rewards: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _bradley_terry_parts(
-        chosen_rewards, rejected_rewards, reduction
-    )
+_bradley_terry_loss_value_and_grad = _bradley_terry_parts
 
 
 # --- dpo_loss and ipo_loss -----------------------------------------------
@@ -197,10 +167,11 @@ def _dpo_parts(
     policy_rejected_logps: ArrayLike,
     reference_chosen_logps: ArrayLike,
     reference_rejected_logps: ArrayLike,
-    beta: float,
-    reduction: str,
+    *,
+    beta: float = 0.1,
+    reduction: Reduction = "mean",
 ) -> Parts:
-    b = _positive("beta", beta)
+    b = check_positive("beta", beta)
     h, out_dtype = _log_ratio_difference(
         policy_chosen_logps,
         policy_rejected_logps,
@@ -215,15 +186,8 @@ def _dpo_parts(
     )
 
 
-def dpo_loss(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    reference_chosen_logps: ArrayLike,
-    reference_rejected_logps: ArrayLike,
-    *,
-    beta: float = 0.1,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_dpo_parts)
+def dpo_loss() -> None:
     """Direct preference optimisation loss: Bradley-Terry on the implicit
     reward beta log(pi / pi_ref).
 
@@ -257,54 +221,15 @@ def dpo_loss(
     Reference: Rafailov et al. (2023), "Direct preference optimization:
     your language model is secretly a reward model", equation 7.
     """
-    return _dpo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        beta,
-        reduction,
-    )[0]
 
 
-def dpo_loss_grad(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    reference_chosen_logps: ArrayLike,
-    reference_rejected_logps: ArrayLike,
-    *,
-    beta: float = 0.1,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_dpo_parts)
+def dpo_loss_grad() -> None:
     """Gradient of :func:`dpo_loss` with respect to
     ``policy_chosen_logps``: -beta sigmoid(-beta h), / n for "mean"."""
-    return _dpo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        beta,
-        reduction,
-    )[1]
 
 
-def _dpo_loss_value_and_grad(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    reference_chosen_logps: ArrayLike,
-    reference_rejected_logps: ArrayLike,
-    *,
-    beta: float = 0.1,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _dpo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        beta,
-        reduction,
-    )
+_dpo_loss_value_and_grad = _dpo_parts
 
 
 def _ipo_parts(
@@ -312,10 +237,11 @@ def _ipo_parts(
     policy_rejected_logps: ArrayLike,
     reference_chosen_logps: ArrayLike,
     reference_rejected_logps: ArrayLike,
-    beta: float,
-    reduction: str,
+    *,
+    beta: float = 0.1,
+    reduction: Reduction = "mean",
 ) -> Parts:
-    b = _positive("beta", beta)
+    b = check_positive("beta", beta)
     h, out_dtype = _log_ratio_difference(
         policy_chosen_logps,
         policy_rejected_logps,
@@ -329,15 +255,8 @@ def _ipo_parts(
     )
 
 
-def ipo_loss(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    reference_chosen_logps: ArrayLike,
-    reference_rejected_logps: ArrayLike,
-    *,
-    beta: float = 0.1,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_ipo_parts)
+def ipo_loss() -> None:
     """Identity preference optimisation loss: a squared error that pulls
     the log-ratio difference h to 1 / (2 beta).
 
@@ -370,54 +289,15 @@ def ipo_loss(
     Reference: Azar et al. (2023), "A general theoretical paradigm to
     understand learning from human preferences", equation 17.
     """
-    return _ipo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        beta,
-        reduction,
-    )[0]
 
 
-def ipo_loss_grad(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    reference_chosen_logps: ArrayLike,
-    reference_rejected_logps: ArrayLike,
-    *,
-    beta: float = 0.1,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_ipo_parts)
+def ipo_loss_grad() -> None:
     """Gradient of :func:`ipo_loss` with respect to
     ``policy_chosen_logps``: 2 (h - 1 / (2 beta)), / n for "mean"."""
-    return _ipo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        beta,
-        reduction,
-    )[1]
 
 
-def _ipo_loss_value_and_grad(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    reference_chosen_logps: ArrayLike,
-    reference_rejected_logps: ArrayLike,
-    *,
-    beta: float = 0.1,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _ipo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        beta,
-        reduction,
-    )
+_ipo_loss_value_and_grad = _ipo_parts
 
 
 # --- simpo_loss ----------------------------------------------------------
@@ -428,12 +308,13 @@ def _simpo_parts(
     policy_rejected_logps: ArrayLike,
     chosen_lengths: ArrayLike,
     rejected_lengths: ArrayLike,
-    beta: float,
-    gamma: float,
-    reduction: str,
+    *,
+    beta: float = 2.0,
+    gamma: float = 1.0,
+    reduction: Reduction = "mean",
 ) -> Parts:
-    b = _positive("beta", beta)
-    g = _finite("gamma", gamma)
+    b = check_positive("beta", beta)
+    g = check_finite("gamma", gamma)
     (pc, pr, lc, lr), out_dtype = _arrays(
         reduction,
         policy_chosen_logps=policy_chosen_logps,
@@ -458,16 +339,8 @@ def _simpo_parts(
     )
 
 
-def simpo_loss(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    chosen_lengths: ArrayLike,
-    rejected_lengths: ArrayLike,
-    *,
-    beta: float = 2.0,
-    gamma: float = 1.0,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_simpo_parts)
+def simpo_loss() -> None:
     """SimPO loss: a logistic loss on the length-normalised log-likelihood
     difference, minus a target margin, with no reference model.
 
@@ -499,60 +372,16 @@ def simpo_loss(
     Reference: Meng, Xia and Chen (2024), "SimPO: simple preference
     optimization with a reference-free reward", equation 6.
     """
-    return _simpo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        chosen_lengths,
-        rejected_lengths,
-        beta,
-        gamma,
-        reduction,
-    )[0]
 
 
-def simpo_loss_grad(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    chosen_lengths: ArrayLike,
-    rejected_lengths: ArrayLike,
-    *,
-    beta: float = 2.0,
-    gamma: float = 1.0,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_simpo_parts)
+def simpo_loss_grad() -> None:
     """Gradient of :func:`simpo_loss` with respect to
     ``policy_chosen_logps``: -(beta / |y_w|) sigmoid(-m), / n for
     "mean"."""
-    return _simpo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        chosen_lengths,
-        rejected_lengths,
-        beta,
-        gamma,
-        reduction,
-    )[1]
 
 
-def _simpo_loss_value_and_grad(
-    policy_chosen_logps: ArrayLike,
-    policy_rejected_logps: ArrayLike,
-    chosen_lengths: ArrayLike,
-    rejected_lengths: ArrayLike,
-    *,
-    beta: float = 2.0,
-    gamma: float = 1.0,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _simpo_parts(
-        policy_chosen_logps,
-        policy_rejected_logps,
-        chosen_lengths,
-        rejected_lengths,
-        beta,
-        gamma,
-        reduction,
-    )
+_simpo_loss_value_and_grad = _simpo_parts
 
 
 # --- kto_loss ------------------------------------------------------------
@@ -562,20 +391,21 @@ def _kto_parts(
     policy_logps: ArrayLike,
     reference_logps: ArrayLike,
     desirable: ArrayLike,
-    kl: float,
-    beta: float,
-    desirable_weight: float,
-    undesirable_weight: float,
-    reduction: str,
+    *,
+    kl: float = 0.0,
+    beta: float = 0.1,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+    reduction: Reduction = "mean",
 ) -> Parts:
-    b = _positive("beta", beta)
-    z0 = _finite("kl", kl)
+    b = check_positive("beta", beta)
+    z0 = check_finite("kl", kl)
     weights = []
     for name, value in (
         ("desirable_weight", desirable_weight),
         ("undesirable_weight", undesirable_weight),
     ):
-        w = _finite(name, value)
+        w = check_finite(name, value)
         if w < 0:
             raise ValueError(f"{name} must be >= 0; got {value!r}")
         weights.append(w)
@@ -585,13 +415,7 @@ def _kto_parts(
         reference_logps=reference_logps,
         desirable=desirable,
     )
-    wrong = (s != 1) & (s != -1)
-    if wrong.any():
-        index = tuple(int(i) for i in np.argwhere(wrong)[0])
-        raise ValueError(
-            "desirable must hold 1 (desirable) or -1 (undesirable); got "
-            f"{float(s[index])} at index {index}"
-        )
+    check_signs("desirable", s, what="1 (desirable) or -1 (undesirable)")
     w_s = np.where(s == 1, weights[0], weights[1])
     t = s * b * ((z - z_ref) - z0)
     # 1 - sigmoid(t) = sigmoid(-t), from e^-|t| in (0, 1]: no overflow
@@ -603,17 +427,8 @@ def _kto_parts(
     return finish_both(losses, slopes, reduction, float(z.size), out_dtype)
 
 
-def kto_loss(
-    policy_logps: ArrayLike,
-    reference_logps: ArrayLike,
-    desirable: ArrayLike,
-    *,
-    kl: float = 0.0,
-    beta: float = 0.1,
-    desirable_weight: float = 1.0,
-    undesirable_weight: float = 1.0,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_kto_parts)
+def kto_loss() -> None:
     """Kahneman-Tversky optimisation loss: unpaired responses, each
     labelled desirable or not, scored against a reference point.
 
@@ -654,61 +469,12 @@ def kto_loss(
     Reference: Ethayarajh et al. (2024), "KTO: model alignment as
     prospect theoretic optimization", equation 8.
     """
-    return _kto_parts(
-        policy_logps,
-        reference_logps,
-        desirable,
-        kl,
-        beta,
-        desirable_weight,
-        undesirable_weight,
-        reduction,
-    )[0]
 
 
-def kto_loss_grad(
-    policy_logps: ArrayLike,
-    reference_logps: ArrayLike,
-    desirable: ArrayLike,
-    *,
-    kl: float = 0.0,
-    beta: float = 0.1,
-    desirable_weight: float = 1.0,
-    undesirable_weight: float = 1.0,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_kto_parts)
+def kto_loss_grad() -> None:
     """Gradient of :func:`kto_loss` with respect to ``policy_logps``:
     -w_s s beta sigmoid(t) sigmoid(-t), / n for "mean"."""
-    return _kto_parts(
-        policy_logps,
-        reference_logps,
-        desirable,
-        kl,
-        beta,
-        desirable_weight,
-        undesirable_weight,
-        reduction,
-    )[1]
 
 
-def _kto_loss_value_and_grad(
-    policy_logps: ArrayLike,
-    reference_logps: ArrayLike,
-    desirable: ArrayLike,
-    *,
-    kl: float = 0.0,
-    beta: float = 0.1,
-    desirable_weight: float = 1.0,
-    undesirable_weight: float = 1.0,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _kto_parts(
-        policy_logps,
-        reference_logps,
-        desirable,
-        kl,
-        beta,
-        desirable_weight,
-        undesirable_weight,
-        reduction,
-    )
+_kto_loss_value_and_grad = _kto_parts

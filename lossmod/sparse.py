@@ -12,8 +12,11 @@ softmax and the cross-entropy; the Gini entropy, Omega(p) = |p|^2 / 2,
 gives sparsemax and the sparsemax loss; the Tsallis 1.5 entropy gives
 entmax-1.5 and its loss.
 
-Every loss computes its values and its slopes in float64 in one pass
-(``_<name>_parts``) and returns them in the first argument's dtype.
+Every loss computes its values and its slopes in float64 in one pass,
+in a function with the loss's signature (``_<name>_parts``; the two
+hinges share ``_hinge_parts``), and returns them in the first argument's
+dtype; the loss and its gradient are made from that function
+(lossmod/_parts.py).
 Explained in the chapter "Margins, sparsity and Fenchel-Young losses"
 (chapters/margins.ipynb).
 """
@@ -28,13 +31,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from lossmod._checks import (
     FloatArray,
-    LossValue,
     Reduction,
     as_float,
     check_distributions,
     check_reduction,
     check_same_shape,
     finish_both,
+)
+from lossmod._parts import (
+    Parts,
+    check_signs,
+    grad_of,
+    value_of,
 )
 
 __all__ = [
@@ -51,11 +59,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-Parts = tuple[LossValue, FloatArray]
-
-
-def _first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
 
 
 # --- Binary hinge and squared hinge -------------------------------------
@@ -70,13 +73,9 @@ def _margins(
     s, out_dtype = as_float("scores", scores)
     y, _ = as_float("labels", labels)
     check_same_shape("scores", s, "labels", y)
-    wrong = (y != 1) & (y != -1)
-    if wrong.any():
-        index = _first_index(wrong)
-        raise ValueError(
-            f"labels must hold -1 or 1; got {float(y[index])} at index "
-            f"{index} (for labels in {{0, 1}}, pass 2 * labels - 1)"
-        )
+    check_signs(
+        "labels", y, hint=" (for labels in {0, 1}, pass 2 * labels - 1)"
+    )
     return y, y * s, out_dtype
 
 
@@ -101,12 +100,17 @@ def _hinge_parts(
     )
 
 
-def hinge_loss(
+def _hinge_loss_value_and_grad(
     scores: ArrayLike,
     labels: ArrayLike,
     *,
     reduction: Reduction = "mean",
-) -> LossValue:
+) -> Parts:
+    return _hinge_parts(scores, labels, False, reduction)
+
+
+@value_of(_hinge_loss_value_and_grad)
+def hinge_loss() -> None:
     """Hinge loss of real scores against labels -1 and 1 (the loss of the
     support vector machine).
 
@@ -134,35 +138,25 @@ def hinge_loss(
     Explained in chapters/margins.ipynb.
     Reference: Cortes and Vapnik (1995), "Support-vector networks".
     """
-    return _hinge_parts(scores, labels, False, reduction)[0]
 
 
-def hinge_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_hinge_loss_value_and_grad)
+def hinge_loss_grad() -> None:
     """Gradient of :func:`hinge_loss` w.r.t. ``scores``: -y [y s < 1],
     / n for "mean"."""
-    return _hinge_parts(scores, labels, False, reduction)[1]
 
 
-def _hinge_loss_value_and_grad(
+def _squared_hinge_loss_value_and_grad(
     scores: ArrayLike,
     labels: ArrayLike,
     *,
     reduction: Reduction = "mean",
 ) -> Parts:
-    return _hinge_parts(scores, labels, False, reduction)
+    return _hinge_parts(scores, labels, True, reduction)
 
 
-def squared_hinge_loss(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_squared_hinge_loss_value_and_grad)
+def squared_hinge_loss() -> None:
     """Squared hinge loss of real scores against labels -1 and 1 (the
     default loss of scikit-learn's ``LinearSVC``).
 
@@ -189,27 +183,12 @@ def squared_hinge_loss(
     Reference: Zhang (2004), "Statistical behavior and consistency of
     classification methods based on convex risk minimization".
     """
-    return _hinge_parts(scores, labels, True, reduction)[0]
 
 
-def squared_hinge_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_squared_hinge_loss_value_and_grad)
+def squared_hinge_loss_grad() -> None:
     """Gradient of :func:`squared_hinge_loss` w.r.t. ``scores``:
     -2 y max(0, 1 - y s), / n for "mean"."""
-    return _hinge_parts(scores, labels, True, reduction)[1]
-
-
-def _squared_hinge_loss_value_and_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _hinge_parts(scores, labels, True, reduction)
 
 
 # --- sparsemax and entmax-1.5 -------------------------------------------
@@ -408,7 +387,10 @@ def _fy_args(
 
 
 def _sparsemax_loss_parts(
-    logits: ArrayLike, labels: ArrayLike, reduction: str
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    reduction: Reduction = "mean",
 ) -> Parts:
     z, y, out_dtype = _fy_args(logits, labels, reduction)
     p, tau, x = _sparsemax_rows(z)
@@ -428,12 +410,8 @@ def _sparsemax_loss_parts(
     )
 
 
-def sparsemax_loss(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_sparsemax_loss_parts)
+def sparsemax_loss() -> None:
     """Sparsemax loss: the Fenchel-Young loss of the Gini entropy, whose
     prediction is sparsemax(logits).
 
@@ -469,31 +447,22 @@ def sparsemax_loss(
     Reference: Martins and Astudillo (2016); Blondel, Martins and Niculae
     (2020), "Learning with Fenchel-Young losses".
     """
-    return _sparsemax_loss_parts(logits, labels, reduction)[0]
 
 
-def sparsemax_loss_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_sparsemax_loss_parts)
+def sparsemax_loss_grad() -> None:
     """Gradient of :func:`sparsemax_loss` w.r.t. ``logits``:
     sparsemax(z) - y, / N for "mean"."""
-    return _sparsemax_loss_parts(logits, labels, reduction)[1]
 
 
-def _sparsemax_loss_value_and_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _sparsemax_loss_parts(logits, labels, reduction)
+_sparsemax_loss_value_and_grad = _sparsemax_loss_parts
 
 
 def _entmax15_loss_parts(
-    logits: ArrayLike, labels: ArrayLike, reduction: str
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    reduction: Reduction = "mean",
 ) -> Parts:
     z, y, out_dtype = _fy_args(logits, labels, reduction)
     p, tau, x = _entmax15_rows(z)
@@ -509,12 +478,8 @@ def _entmax15_loss_parts(
     return finish_both(losses, p - y, reduction, float(len(z)), out_dtype)
 
 
-def entmax15_loss(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> LossValue:
+@value_of(_entmax15_loss_parts)
+def entmax15_loss() -> None:
     """entmax-1.5 loss: the Fenchel-Young loss of the Tsallis 1.5
     entropy, whose prediction is entmax15(logits).
 
@@ -552,24 +517,12 @@ def entmax15_loss(
     Reference: Peters, Niculae and Martins (2019); Blondel, Martins and
     Niculae (2020).
     """
-    return _entmax15_loss_parts(logits, labels, reduction)[0]
 
 
-def entmax15_loss_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> FloatArray:
+@grad_of(_entmax15_loss_parts)
+def entmax15_loss_grad() -> None:
     """Gradient of :func:`entmax15_loss` w.r.t. ``logits``:
     entmax15(z) - y, / N for "mean"."""
-    return _entmax15_loss_parts(logits, labels, reduction)[1]
 
 
-def _entmax15_loss_value_and_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    reduction: Reduction = "mean",
-) -> Parts:
-    return _entmax15_loss_parts(logits, labels, reduction)
+_entmax15_loss_value_and_grad = _entmax15_loss_parts
