@@ -79,6 +79,9 @@ LOSS_COLORS: dict[str, str] = {
     "cosine_embedding_loss": "lightseagreen",
     "triplet_margin_loss": "forestgreen",
     "triplet_margin_with_distance_loss": "yellowgreen",
+    "gan_generator_loss": "darkolivegreen",
+    "clip_loss": "darkturquoise",
+    "ctc_loss": "rosybrown",
 }
 
 
@@ -105,6 +108,9 @@ LOSS_LABELS: dict[str, str] = {
     "cross_entropy": "cross-entropy",
     "kl_div": "KL divergence",
     "kl_divergence": "KL divergence",
+    "gan_generator_loss": "GAN generator",
+    "clip_loss": "CLIP (symmetric InfoNCE)",
+    "ctc_loss": "CTC",
 }
 
 

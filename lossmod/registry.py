@@ -28,6 +28,7 @@ from lossmod import (
     preference,
     regression,
     robust,
+    sequence,
     sparse,
 )
 from lossmod._checks import FloatArray, LossValue
@@ -58,6 +59,9 @@ Argument = Literal[
     "var",
     "reference",
     "lengths",
+    "targets",
+    "input_lengths",
+    "target_lengths",
 ]
 TargetSpace = Literal[
     "values",
@@ -68,6 +72,7 @@ TargetSpace = Literal[
     "signs",
     "counts",
     "label lists",
+    "label sequences",
     "none",
 ]
 
@@ -98,8 +103,9 @@ class Loss:
         What the second holds: "values", "probabilities" (per element),
         "class indices", "distributions" (rows summing to 1) or "logits"
         (a teacher's scores, rows of any real numbers), "signs" (-1 or 1),
-        "counts" (>= 0), "label lists" (class indices ended by -1) or
-        "none".
+        "counts" (>= 0), "label lists" (class indices ended by -1),
+        "label sequences" (ctc_loss: a transcript of class indices per
+        sequence, never the blank) or "none".
     convex : bool
         Whether the loss is convex in its first argument.
     nonnegative : bool
@@ -110,7 +116,8 @@ class Loss:
     sums_last_axis : bool
         Whether the loss of one sample sums over the last (class) axis, so
         that ``reduction="none"`` returns one value per row rather than one
-        per element.
+        per element (ctc_loss: one value per sequence, over the time axis
+        too).
     reductions : tuple of str
         The accepted values of ``reduction``.
     torch_name : str or None
@@ -125,8 +132,13 @@ class Loss:
         gaussian_nll_loss; ("positive", "negative") for the triplet
         losses, which have no target (``target_space="none"``);
         "reference" for a frozen reference model's log-probabilities
-        and "lengths" for token counts > 0 (the preference losses). The
-        tests build them from these facts (tests/helpers/cases.py).
+        and "lengths" for token counts > 0 (the preference losses);
+        ("targets", "input_lengths", "target_lengths") for ctc_loss,
+        whose first argument is time-major, (T, N, C), and whose
+        ``reduction="mean"`` divides each sequence's loss by its target
+        length (at least 1) before averaging, as torch's does; () for a
+        loss of the first argument alone (gan_generator_loss). The tests
+        build them from these facts (tests/helpers/cases.py).
     minimised_at_target : bool
         Whether, against a soft target, the loss is smallest where the
         prediction equals the target (the registry tests check it). Focal
@@ -821,6 +833,77 @@ _ENTRIES = (
         # no target: the second argument holds the fake samples' logits
         minimised_at_target=False,
         arguments=("input2",),
+    ),
+    Loss(
+        name="gan_generator_loss",
+        value=generative.gan_generator_loss,
+        grad=generative.gan_generator_loss_grad,
+        input_space="logits",
+        target_space="none",
+        # kind="minimax" (the default), log(1 - sigmoid(f)) = -softplus(f),
+        # is concave and below 0; "non_saturating", softplus(-f), is
+        # convex and >= 0; hinge and wasserstein, -f, are linear
+        convex=False,
+        nonnegative=False,
+        likelihood=(
+            "Bernoulli: the log-likelihood (not its negative) that the "
+            "discriminator calls a generated sample fake, for kind="
+            '"minimax"; the negative log-likelihood of "real" for '
+            'kind="non_saturating"'
+        ),
+        value_and_grad=generative._gan_generator_loss_value_and_grad,
+        # no target and no minimum: every kind decreases without bound
+        # (or towards 0) as the discriminator's logit f grows
+        minimised_at_target=False,
+        arguments=(),
+    ),
+    Loss(
+        name="clip_loss",
+        value=contrastive.clip_loss,
+        grad=contrastive.clip_loss_grad,
+        input_space="embeddings",
+        target_space="none",
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "Categorical over the batch in both directions: each image's "
+            "own text among N and each text's own image, softmax of "
+            "logit_scale times the cosine similarities, averaged"
+        ),
+        sums_last_axis=True,
+        value_and_grad=contrastive._clip_loss_value_and_grad,
+        # as info_nce's: images equal to their texts are not the minimum,
+        # moving them away from the other texts lowers the loss
+        minimised_at_target=False,
+        # the text embeddings: row i is image i's positive
+        arguments=("positive",),
+    ),
+    Loss(
+        name="ctc_loss",
+        torch_name="ctc_loss",
+        value=sequence.ctc_loss,
+        grad=sequence.ctc_loss_grad,
+        # (T, N, C): log-probabilities of C classes at each of T frames
+        input_space="log-probabilities",
+        target_space="label sequences",
+        # -log of a sum of products of probabilities: -log sum exp of
+        # sums of log_probs, concave in log_probs (a log-sum-exp, negated)
+        convex=False,
+        nonnegative=True,
+        likelihood=(
+            "the sum over every alignment (frame-by-frame path) that "
+            "collapses to the target of the product of its per-frame "
+            "categorical probabilities"
+        ),
+        # one loss per sequence, over its frames and classes
+        sums_last_axis=True,
+        value_and_grad=sequence._ctc_loss_value_and_grad,
+        # a prediction cannot equal a label sequence: the loss is smallest,
+        # 0, on any one-hot alignment that collapses to the target
+        # (test_zero_at_a_perfect_hard_prediction), and no soft target
+        # exists to try
+        minimised_at_target=False,
+        arguments=("targets", "input_lengths", "target_lengths"),
     ),
 )
 

@@ -23,7 +23,7 @@ from lossmod_instructor.grading import library
 from lossmod_instructor.grading.scoring import forbidden_names
 
 import lossmod
-from tests.helpers.cases import call_args, sample_input, sample_target
+from tests.helpers.cases import call_args, default_options, sample_input, sample_target
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,9 +61,9 @@ for root, names in json.loads(sys.argv[1]):
         samples = pickle.load(file)
     for name, loss in lossmod.LOSSES.items():
         if name not in names:
-            args = samples[name]
-            works[name] = bool(np.all(np.isfinite(loss.value(*args)))) and bool(
-                np.all(np.isfinite(loss.grad(*args)))
+            args, options = samples[name]
+            works[name] = bool(np.all(np.isfinite(loss.value(*args, **options)))) and bool(
+                np.all(np.isfinite(loss.grad(*args, **options)))
             )
     results[root] = {
         "file": lossmod.__file__,
@@ -86,7 +86,10 @@ def probe(libraries: list[library.Library]) -> dict[str, dict[str, object]]:
     samples = {}
     for name, loss in lossmod.LOSSES.items():
         target = sample_target(loss, rng)
-        samples[name] = [sample_input(loss, rng, target), *call_args(target)]
+        samples[name] = (
+            [sample_input(loss, rng, target), *call_args(target)],
+            default_options(loss),
+        )
     inputs = Path(tempfile.mkdtemp(prefix="probe-")) / "inputs.pickle"
     inputs.write_bytes(pickle.dumps(samples))
     run = subprocess.run(

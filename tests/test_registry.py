@@ -23,6 +23,7 @@ from tests.helpers.cases import (
     N,
     as_dtype,
     call_args,
+    default_options,
     elementwise_shape,
     extreme_input,
     option_sets,
@@ -33,6 +34,9 @@ from tests.helpers.cases import (
     soft_target,
     target_for,
 )
+
+# Targets of integers (class indices), which hold no NaN and keep their dtype.
+INTEGER_TARGETS = ("class indices", "label lists", "label sequences")
 
 CASES = [
     (name, i, reduction)
@@ -59,6 +63,16 @@ def test_registry_lists_the_course_losses() -> None:
             assert getattr(lossmod, loss.torch_name) is loss.value
             assert getattr(lossmod, f"{loss.torch_name}_grad") is loss.grad
         assert loss.likelihood
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_sweep_supplies_every_required_option(name: str) -> None:
+    """Every keyword-only option a loss requires (no default, as clip_loss's logit_scale) has a
+    value in tests/helpers/cases.py, so every test below can call the loss."""
+    loss = LOSSES[name]
+    parameters = inspect.signature(loss.value).parameters.values()
+    required = {p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.default is p.empty}
+    assert required <= set(default_options(loss))
 
 
 @pytest.mark.parametrize(("name", "case", "reduction"), CASES)
@@ -106,10 +120,11 @@ def test_value_and_grad_is_value_and_grad_bit_for_bit(
 def test_nonnegative_where_registered(name: str, rng: np.random.Generator) -> None:
     """Every per-element loss is >= 0 when the registry says so, over many random inputs."""
     loss = LOSSES[name]
+    options = default_options(loss)
     for scale in (0.1, 1.0, 30.0):
         target = sample_target(loss, rng, n=200)
         x = sample_input(loss, rng, target, scale)
-        values = loss.value(x, *call_args(target), reduction="none")
+        values = loss.value(x, *call_args(target), reduction="none", **options)
         if loss.nonnegative:
             assert np.all(values >= 0)
         elif loss.target_space in ("distributions", "logits"):
@@ -123,13 +138,15 @@ def test_minimal_at_the_perfect_prediction(name: str, rng: np.random.Generator) 
     """The loss at the prediction that matches the target is no larger than at any nearby one, and
     its gradient along the input space vanishes there (compared with a first-order change)."""
     loss = LOSSES[name]
+    options = default_options(loss)
     target = soft_target(loss, rng)
     best = perfect_prediction(loss, target)
-    at_best = loss.value(best, *call_args(target), reduction="sum")
+    at_best = loss.value(best, *call_args(target), reduction="sum", **options)
     for size in (1e-3, 1e-1, 1.0):
         for _ in range(20):
             nearby = perturb(loss, best, rng, size)
-            assert loss.value(nearby, *call_args(target), reduction="sum") >= at_best - 1e-12
+            at_nearby = loss.value(nearby, *call_args(target), reduction="sum", **options)
+            assert at_nearby >= at_best - 1e-12
     if (loss.target_space == "values" and loss.nonnegative) or (
         loss.input_space == "log-probabilities"
     ):
@@ -147,20 +164,21 @@ REACH_ZERO = [
 
 @pytest.mark.parametrize("name", REACH_ZERO)
 def test_zero_at_a_perfect_hard_prediction(name: str, rng: np.random.Generator) -> None:
-    """Losses that can reach 0 do so at the perfect prediction (entropy of a hard target is 0);
-    finite logits never give a probability of exactly 1, so losses on logits are left out, and so
-    are the embedding losses (torch's eps in the cosine and the distance keeps their minimum a hair
-    above 0) and the Poisson and Gaussian NLLs (whose minimum depends on the target)."""
+    """Losses that can reach 0 do so at the perfect prediction (entropy of a hard target is 0;
+    ctc_loss's at one alignment of each transcript, its frames log one-hot); finite logits never
+    give a probability of exactly 1, so losses on logits are left out, and so are the embedding
+    losses (torch's eps in the cosine and the distance keeps their minimum a hair above 0) and the
+    Poisson and Gaussian NLLs (whose minimum depends on the target)."""
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     if loss.target_space == "distributions":
         target = np.eye(C)[rng.integers(0, C, size=N)]
-    on_log_scale = loss.input_space == "log-probabilities" and loss.target_space != "class indices"
+    on_log_scale = loss.input_space == "log-probabilities" and loss.target_space == "distributions"
     best = None if on_log_scale else perfect_prediction(loss, target)
     if best is None:
         with np.errstate(divide="ignore"):
             best = np.log(target)
-    assert loss.value(best, *call_args(target), reduction="sum") == 0
+    assert loss.value(best, *call_args(target), reduction="sum", **default_options(loss)) == 0
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -169,47 +187,55 @@ def test_finite_at_extreme_inputs(name: str, dtype: type, rng: np.random.Generat
     """Logits of +-1e4 (and their counterparts in each input space) give finite values and
     gradients in float32 and float64, of the input's dtype."""
     loss = LOSSES[name]
+    options = default_options(loss)
     target = sample_target(loss, rng)
-    if loss.target_space not in ("class indices", "label lists"):
+    if loss.target_space not in INTEGER_TARGETS:
         target = as_dtype(target, dtype)
     x = extreme_input(loss, target, dtype)
     for reduction in loss.reductions:
-        value = loss.value(x, *call_args(target), reduction=reduction)
-        grad = loss.grad(x, *call_args(target), reduction=reduction)
+        value = loss.value(x, *call_args(target), reduction=reduction, **options)
+        grad = loss.grad(x, *call_args(target), reduction=reduction, **options)
         assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
         assert np.asarray(value).dtype == dtype and grad.dtype == dtype
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_reductions_are_consistent(name: str, rng: np.random.Generator) -> None:
-    """ "none" keeps one loss per element (or per row), "sum" adds them, "mean" divides the sum by
-    their count, and every gradient has the first argument's shape."""
+    """ "none" keeps one loss per element (or per row, or per sequence), "sum" adds them, "mean"
+    divides the sum by their count (ctc_loss: each loss by its target length first, as torch's),
+    and every gradient has the first argument's shape."""
     loss = LOSSES[name]
+    options = default_options(loss)
     target = sample_target(loss, rng)
     x = sample_input(loss, rng, target)
-    per_element = loss.value(x, *call_args(target), reduction="none")
+    args = call_args(target)
+    per_element = loss.value(x, *args, reduction="none", **options)
     assert per_element.shape == elementwise_shape(loss, x)
-    total = loss.value(x, *call_args(target), reduction="sum")
+    total = loss.value(x, *args, reduction="sum", **options)
     np.testing.assert_allclose(total, per_element.sum(), rtol=1e-14)
-    np.testing.assert_allclose(loss.value(x, *call_args(target), reduction="mean") * per_element.size, total,
-                               rtol=1e-14)  # fmt: skip
+    averaged = per_element
+    if "target_lengths" in loss.arguments:
+        averaged = per_element / np.maximum(args[loss.arguments.index("target_lengths")], 1)
+    np.testing.assert_allclose(loss.value(x, *args, reduction="mean", **options) * per_element.size,
+                               averaged.sum(), rtol=1e-14)  # fmt: skip
     for reduction in loss.reductions:
-        assert loss.grad(x, *call_args(target), reduction=reduction).shape == x.shape
-    np.testing.assert_allclose(loss.grad(x, *call_args(target), reduction="none"),
-                               loss.grad(x, *call_args(target), reduction="sum"), rtol=0)  # fmt: skip
+        assert loss.grad(x, *args, reduction=reduction, **options).shape == x.shape
+    np.testing.assert_allclose(loss.grad(x, *args, reduction="none", **options),
+                               loss.grad(x, *args, reduction="sum", **options), rtol=0)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_float32_in_float32_out(name: str, rng: np.random.Generator) -> None:
     """float32 inputs give float32 values and gradients, matching the float64 result to 1e-6."""
     loss = LOSSES[name]
+    options = default_options(loss)
     target = sample_target(loss, rng)
     x64 = sample_input(loss, rng, target)
     x32 = x64.astype(np.float32)
-    value32 = loss.value(x32, *call_args(target))
+    value32 = loss.value(x32, *call_args(target), **options)
     assert value32.dtype == np.float32
-    assert loss.grad(x32, *call_args(target)).dtype == np.float32
-    value_of_rounded_input = loss.value(x32.astype(np.float64), *call_args(target))
+    assert loss.grad(x32, *call_args(target), **options).dtype == np.float32
+    value_of_rounded_input = loss.value(x32.astype(np.float64), *call_args(target), **options)
     np.testing.assert_allclose(value32, value_of_rounded_input, rtol=1e-6)
 
 
@@ -220,9 +246,10 @@ def test_unknown_reduction_is_named(name: str, rng: np.random.Generator) -> None
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     x = sample_input(loss, rng, target)
+    options = default_options(loss)
     for function in (loss.value, loss.grad, loss.value_and_grad):
         with pytest.raises(ValueError, match=r"reduction must be one of 'mean', .*; got 'avg'"):
-            function(x, *call_args(target), reduction="avg")
+            function(x, *call_args(target), reduction="avg", **options)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -230,36 +257,39 @@ def test_nan_is_named(name: str, rng: np.random.Generator) -> None:
     """A NaN in either argument raises a ValueError naming the argument and the NaN's index (value,
     gradient and both)."""
     loss = LOSSES[name]
+    options = default_options(loss)
     target = sample_target(loss, rng)
     x = sample_input(loss, rng, target)
     x[(1,) * x.ndim] = np.nan
     first = next(iter(inspect.signature(loss.value).parameters))
     for function in (loss.value, loss.grad, loss.value_and_grad):
-        with pytest.raises(ValueError, match=rf"^{first} contains NaN at index \(1(, 1)?,?\)"):
-            function(x, *call_args(target))
-    if loss.target_space not in ("class indices", "label lists"):
-        rest = list(call_args(target))
+        with pytest.raises(ValueError, match=rf"^{first} contains NaN at index \(1(, 1)*,?\)"):
+            function(x, *call_args(target), **options)
+    rest = list(call_args(target))
+    if loss.target_space not in INTEGER_TARGETS and rest:
         bad = np.array(rest[0], dtype=np.float64)
         bad[(0,) * bad.ndim] = np.nan
         second = list(inspect.signature(loss.value).parameters)[1]
         with pytest.raises(ValueError, match=rf"^{second} contains NaN"):
-            loss.value(sample_input(loss, rng, target), bad, *rest[1:])
+            loss.value(sample_input(loss, rng, target), bad, *rest[1:], **options)
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in ALL if LOSSES[n].target_space not in ("class indices", "label lists")]
+    "name",
+    [n for n in ALL if LOSSES[n].target_space not in INTEGER_TARGETS and LOSSES[n].arguments],
 )
 def test_mismatched_shapes_are_named(name: str, rng: np.random.Generator) -> None:
     """(N,) against (N, 1) would broadcast to (N, N): it raises and says so, never computes.
-    (Class-index targets and label lists have their own shape rules, tested in
-    test_classification.py and test_margin.py.)"""
+    (Class-index targets, label lists and label sequences have their own shape rules, tested in
+    test_classification.py, test_margin.py and test_sequence.py; a loss of the first argument
+    alone has no second shape to mismatch.)"""
     loss = LOSSES[name]
     target = sample_target(loss, rng)
     target = target if isinstance(target, Args) else np.asarray(target)
     x = sample_input(loss, rng, target)
     column = x.reshape(*x.shape, 1)
     with pytest.raises(ValueError, match=r"has shape .* but .* has shape"):
-        loss.value(column, *call_args(target))
+        loss.value(column, *call_args(target), **default_options(loss))
 
 
 @st.composite
@@ -290,13 +320,14 @@ def test_any_shape_and_scale_gives_finite_values_of_the_right_shape(
     """For random shapes and scales up to 1e4, values and gradients are finite and well shaped."""
     name, x, target = case
     loss = LOSSES[name]
-    per_element = loss.value(x, *call_args(target), reduction="none")
+    options = default_options(loss)
+    per_element = loss.value(x, *call_args(target), reduction="none", **options)
     assert per_element.shape == elementwise_shape(loss, x)
     assert np.all(np.isfinite(per_element))
-    grad = loss.grad(x, *call_args(target))
+    grad = loss.grad(x, *call_args(target), **options)
     assert grad.shape == x.shape and np.all(np.isfinite(grad))
-    np.testing.assert_allclose(loss.value(x, *call_args(target), reduction="sum"), per_element.sum(),
-                               rtol=1e-12, atol=1e-300)  # fmt: skip
+    np.testing.assert_allclose(loss.value(x, *call_args(target), reduction="sum", **options),
+                               per_element.sum(), rtol=1e-12, atol=1e-300)  # fmt: skip
 
 
 def test_softmax_oracle_is_scipy() -> None:

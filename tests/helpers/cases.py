@@ -5,8 +5,10 @@ A loss gets sample inputs, extreme inputs and a perfect prediction from its ``in
 
 Most losses take ``(first, target)``. Those whose registry entry lists other ``arguments`` (torch's
 margin_ranking_loss and cosine_embedding_loss: a second input, then +-1; gaussian_nll_loss: a
-target, then variances; the triplet losses: a positive and a negative) get an ``Args`` tuple in
-place of the target, built from the same facts; the tests call ``value(x, *call_args(target))``.
+target, then variances; the triplet losses: a positive and a negative; ctc_loss: transcripts,
+input lengths and target lengths; gan_generator_loss: nothing) get an ``Args`` tuple in place of the
+target, built from the same facts; the tests call ``value(x, *call_args(target),
+**default_options(loss))``, the options being those a loss requires (``REQUIRED_OPTIONS``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ N, C = 6, 4
 
 
 class Args(tuple):  # type: ignore[type-arg]
-    """The data arguments after the first, for a loss that takes more than a target."""
+    """The data arguments after the first, for a loss that takes more than a target; ``shape`` is
+    the first argument's shape when they do not tell it (a loss of the first argument alone)."""
+
+    shape: tuple[int, ...] = ()
+
+    def holding(self, members: Any) -> Args:
+        """Other members, the same ``shape``."""
+        new = Args(members)
+        new.shape = self.shape
+        return new
 
 
 def call_args(target: Any) -> tuple[Any, ...]:
@@ -103,12 +114,27 @@ OPTIONS: dict[str, list[dict[str, Any]]] = {
     "cauchy_loss": [{"scale": 0.5}],
     "tukey_biweight_loss": [{"scale": 2.0}],
     "gan_discriminator_loss": [{"kind": "hinge"}, {"kind": "wasserstein"}],
+    "gan_generator_loss": [{"kind": "non_saturating"}, {"kind": "hinge"}, {"kind": "wasserstein"}],
+    "clip_loss": [{"logit_scale": 1.0}, {"logit_scale": 100.0}],
+    "ctc_loss": [{"zero_infinity": True}],
 }
+
+# Options a loss requires (keyword-only, no default), with the value every call of the sweep
+# passes; an option set of OPTIONS adds to them (test_registry checks that none is missing).
+REQUIRED_OPTIONS: dict[str, dict[str, Any]] = {
+    "clip_loss": {"logit_scale": 1 / 0.07},  # CLIP's starting scale
+}
+
+
+def default_options(loss: Loss) -> dict[str, Any]:
+    """The options of a call with the loss's defaults: those it requires, nothing else."""
+    return dict(REQUIRED_OPTIONS.get(loss.name, {}))
 
 
 def option_sets(loss: Loss) -> list[dict[str, Any]]:
     """The default options followed by the extra sets for ``loss``."""
-    return [{}, *OPTIONS.get(loss.name, [])]
+    base = default_options(loss)
+    return [base, *({**base, **options} for options in OPTIONS.get(loss.name, []))]
 
 
 def sample_target(loss: Loss, rng: np.random.Generator, n: int = N, c: int = C) -> Any:
@@ -149,9 +175,28 @@ def label_lists(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
     return rows
 
 
+def label_sequences(
+    rng: np.random.Generator, n: int, c: int, longest: int = 3
+) -> dict[str, np.ndarray]:
+    """ctc_loss's data: n transcripts of 0 to ``longest`` labels in [1, c) (0 is the blank) as
+    padded rows, with noise in the padding, which it must ignore; their lengths; and input lengths
+    of the fewest frames an alignment needs (one per label and a blank between equal neighbours)
+    up to two more, so that every loss is finite."""
+    target_lengths = rng.integers(0, longest + 1, size=n)
+    targets = rng.integers(0, c, size=(n, longest))
+    repeats = np.zeros(n, dtype=np.int64)
+    for i, length in enumerate(target_lengths):
+        labels = rng.integers(1, c, size=length)
+        targets[i, :length] = labels
+        repeats[i] = np.sum(labels[1:] == labels[:-1])
+    input_lengths = target_lengths + repeats + rng.integers(0, 3, size=n)
+    return {"targets": targets, "input_lengths": input_lengths, "target_lengths": target_lengths}
+
+
 def sample_args(loss: Loss, rng: np.random.Generator, n: int, c: int) -> Args:
     """The data arguments of a loss that takes more than a target, in its registered order."""
     rows = (n, c) if loss.input_space == "embeddings" else (n,)
+    sequences = label_sequences(rng, n, c) if "targets" in loss.arguments else {}
     built = []
     for argument in loss.arguments:
         match argument:
@@ -165,13 +210,25 @@ def sample_args(loss: Loss, rng: np.random.Generator, n: int, c: int) -> Args:
                 built.append(rng.integers(1, 40, size=rows).astype(np.float64))
             case "var":
                 built.append(rng.uniform(0.5, 2.0, size=rows))
+            case "targets" | "input_lengths" | "target_lengths":
+                built.append(sequences[argument])
             case _:
                 raise AssertionError(argument)
-    return Args(built)
+    args = Args(built)
+    args.shape = rows  # what the first argument's shape is when no argument follows it
+    return args
 
 
 def first_shape(loss: Loss, target: Any, c: int = C) -> tuple[int, ...]:
     """The shape of the first argument that goes with ``target``."""
+    if isinstance(target, Args) and "input_lengths" in loss.arguments:
+        # time-major (T, N, C) as torch's ctc_loss: a frame beyond the longest sequence (which it
+        # must ignore), and a class for every label
+        lengths = target[loss.arguments.index("input_lengths")]
+        labels = target[loss.arguments.index("targets")]
+        return (int(np.max(lengths, initial=0)) + 1, len(lengths), max(c, int(labels.max()) + 1))
+    if isinstance(target, Args) and not target:  # nothing but the first argument
+        return target.shape
     if isinstance(target, Args):
         first = target[0]
         if loss.input_space == "embeddings" and np.ndim(first) == 1:  # a sign per row
@@ -185,7 +242,7 @@ def first_shape(loss: Loss, target: Any, c: int = C) -> tuple[int, ...]:
 def as_dtype(target: Any, dtype: type) -> Any:
     """The target (or every floating member of Args) in ``dtype``."""
     if isinstance(target, Args):
-        return Args(np.asarray(a, dtype=dtype) for a in target)
+        return target.holding(np.asarray(a, dtype=dtype) for a in target)
     return np.asarray(target, dtype=dtype)
 
 
@@ -253,6 +310,8 @@ def perfect_prediction(loss: Loss, target: Any) -> np.ndarray:
                 return target[0] + target[1]  # ranked the right way by 1
             case ("positive", "negative"):
                 return np.array(target[0], dtype=np.float64)
+            case ("targets", "input_lengths", "target_lengths"):
+                return alignment(loss, target)
         raise AssertionError(loss.arguments)
     if loss.input_space == "log-rates":
         return np.log(target)
@@ -284,6 +343,23 @@ def perfect_prediction(loss: Loss, target: Any) -> np.ndarray:
         case "log-probabilities":
             return np.log(target)
     raise AssertionError(loss.input_space)
+
+
+def alignment(loss: Loss, target: Args) -> np.ndarray:
+    """ctc_loss's perfect prediction: log one-hot frames (0 and -inf) along one alignment of each
+    transcript, its labels with a blank between equal neighbours, then blanks."""
+    targets, _, target_lengths = target
+    frames, batch, classes = first_shape(loss, target)
+    path = np.zeros((frames, batch), dtype=np.int64)
+    for n, length in enumerate(target_lengths):
+        t = 0
+        for j in range(length):
+            if j > 0 and targets[n, j] == targets[n, j - 1]:
+                t += 1  # the blank that keeps the two labels apart
+            path[t, n] = targets[n, j]
+            t += 1
+    with np.errstate(divide="ignore"):
+        return np.log(np.eye(classes)[path])
 
 
 def perturb(loss: Loss, x: np.ndarray, rng: np.random.Generator, size: float) -> np.ndarray:
@@ -325,7 +401,10 @@ def extreme_input(loss: Loss, target: Any, dtype: type) -> np.ndarray:
 
 
 def elementwise_shape(loss: Loss, x: np.ndarray) -> tuple[int, ...]:
-    """Shape of the ``reduction="none"`` output: one loss per element, or per row."""
+    """Shape of the ``reduction="none"`` output: one loss per element, per row, or per sequence
+    of a time-major (T, N, C) input."""
+    if "input_lengths" in loss.arguments:
+        return x.shape[1:2]
     return x.shape[:-1] if loss.sums_last_axis else x.shape
 
 
