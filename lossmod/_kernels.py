@@ -32,8 +32,8 @@ loss"):
 The data's checks run in the same pass. An interval (probabilities in
 [0, 1], log-probabilities <= 0) is checked with the min and the max of
 each block while it is in cache, and a NaN or an infinity in an input
-shows in a sum (of the losses; for a gradient alone, the input's dot
-product with itself). Only when a check fails
+shows in a sum (of the losses; for a gradient alone, the dot product of
+the two inputs). Only when a check fails
 does a loss run its full checks, which raise the ``ValueError`` that
 names the argument, the value and its index. Formulas run with NumPy's
 floating-point warnings silenced: a loss either returns a finite result,
@@ -163,13 +163,14 @@ def inputs(
         and (dtype == F64 or dtype == F32)
         and x.flags.c_contiguous
         and y.flags.c_contiguous
-        and all(w is None for _, w in weights)
+        and (not weights or all(w is None for _, w in weights))
     ):
+        shape = x.shape
         if x.ndim != 1:
             x, y = x.reshape(-1), y.reshape(-1)
         return Inputs(
             [x, y, *(1.0 for _ in weights)],
-            np.shape(first),
+            shape,
             "C",
             dtype,
             dtype,
@@ -337,19 +338,22 @@ def _verify(
         not args.within or _inside(blocks, args.within)
     )
     if passed and (loss is None or not args.loss_shows_nan):
-        passed = all(_finite(blocks[i]) for i in args.finite)
+        passed = _finite(*(blocks[i] for i in args.finite))
     if not passed:
         args.check()  # raises for a bad input
     return not passed  # a finite input with an infinite loss: go on
 
 
-def _finite(block: Operand) -> bool:
-    """Whether the block holds no NaN and no infinity, told by its dot
-    product with itself, which BLAS computes about three times faster
-    than NumPy's sum (it may also overflow: then the full checks look,
-    and pass)."""
-    values = np.asarray(block).reshape(-1)
-    return math.isfinite(np.dot(values, values))
+def _finite(*blocks: Operand) -> bool:
+    """Whether the blocks hold no NaN and no infinity, told by a dot
+    product, which BLAS computes about three times faster than NumPy's
+    sum: of two blocks with each other (one pass for both; a NaN or an
+    infinity in either makes it NaN or infinite), else of each block with
+    itself. (It may also overflow: then the full checks look, and pass.)"""
+    values = [np.asarray(block).reshape(-1) for block in blocks]
+    if len(values) == 2 and values[0].dtype == values[1].dtype:
+        return math.isfinite(np.dot(values[0], values[1]))
+    return all(math.isfinite(np.dot(v, v)) for v in values)
 
 
 def _one_block(
