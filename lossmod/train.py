@@ -110,9 +110,14 @@ def _lookup(loss: str) -> Loss:
     if entry.arguments != ("target",):
         # margin_ranking_loss, cosine_embedding_loss, gaussian_nll_loss
         # and the triplet losses compare more than a prediction and y
+        takes = (
+            f"({', '.join(entry.arguments)}) after the prediction"
+            if entry.arguments
+            else "the prediction alone"
+        )
         raise ValueError(
-            f"{loss} takes ({', '.join(entry.arguments)}) after the "
-            "prediction; fit trains losses of (prediction, target) only"
+            f"{loss} takes {takes}; fit trains losses of "
+            "(prediction, target) only"
         )
     return entry
 
