@@ -98,14 +98,17 @@ def _prox_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
 # --- composite-2: the lasso's alpha_max ----------------------------------
 
 
-def lasso_alpha_max(features: ArrayLike, target: ArrayLike) -> float:
-    """The smallest alpha at which the lasso with an intercept sets
-    every coefficient to zero.
+def lasso_alpha_max(
+    features: ArrayLike, target: ArrayLike, sample_weight: ArrayLike
+) -> float:
+    """The smallest alpha at which the weighted lasso with an intercept
+    sets every coefficient to zero.
 
-    The lasso (as scikit-learn's Lasso with fit_intercept=True)
-    minimises
+    The lasso (as scikit-learn's Lasso with fit_intercept=True, fitted
+    with sample_weight=s) minimises
 
-        (1 / (2 n)) ||y - b - X w||^2 + alpha ||w||_1
+        (1 / (2 sum_i s_i)) sum_i s_i (y_i - b - x_i w)^2
+        + alpha ||w||_1
 
     over the intercept b and the coefficients w. Derive, from the
     optimality condition at w = 0, for which alpha the solution is
@@ -117,6 +120,9 @@ def lasso_alpha_max(features: ArrayLike, target: ArrayLike) -> float:
         X, one example per row (not centred).
     target : array of shape (n,)
         y.
+    sample_weight : array of shape (n,)
+        The weights s_i > 0 of the examples (all 1: the unweighted
+        lasso).
 
     Returns
     -------
@@ -124,25 +130,37 @@ def lasso_alpha_max(features: ArrayLike, target: ArrayLike) -> float:
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
-    centred_x = x - x.mean(axis=0)
-    centred_y = y - y.mean()
-    return float(np.max(np.abs(centred_x.T @ centred_y)) / len(y))
+    s = np.asarray(sample_weight, dtype=np.float64)
+    # at w = 0 the best intercept is the weighted mean of y; the
+    # gradient of the data term in w is then -X^T S (y - b) / sum(s),
+    # and w = 0 is optimal when every entry is within [-alpha, alpha]
+    # (centring x with its weighted means changes nothing, as the
+    # weighted residuals sum to 0; it keeps the products small)
+    residual = y - np.average(y, weights=s)
+    centred_x = x - np.average(x, axis=0, weights=s)
+    return float(np.max(np.abs(centred_x.T @ (s * residual))) / s.sum())
 
 
-def _alpha_max_oracle(features: ArrayLike, target: ArrayLike) -> float:
+def _alpha_max_oracle(
+    features: ArrayLike, target: ArrayLike, sample_weight: ArrayLike
+) -> float:
     """Bisection on alpha between 0 and a value that zeroes every
-    coefficient, each probe a fit of scikit-learn's Lasso."""
+    coefficient, each probe a fit of scikit-learn's Lasso with the
+    sample weights. Its coordinate descent returns exact zeros from
+    about 1e-8 (relative) below the threshold on, not monotonically:
+    hence the exercise's rtol of 1e-7."""
     from sklearn.linear_model import Lasso  # type: ignore[import-untyped]
 
     x = np.asarray(features, dtype=float)
     y = np.asarray(target, dtype=float)
+    s = np.asarray(sample_weight, dtype=float)
 
     def all_zero(alpha: float) -> bool:
         # tol = 0: 200 full sweeps, no early stop (nor its warning)
         model = Lasso(alpha=alpha, tol=0.0, max_iter=200)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return not model.fit(x, y).coef_.any()
+            return not model.fit(x, y, sample_weight=s).coef_.any()
 
     low, high = 0.0, 1.0
     while not all_zero(high):
@@ -155,14 +173,25 @@ def _alpha_max_oracle(features: ArrayLike, target: ArrayLike) -> float:
 
 def _alpha_max_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     x = rng.normal(size=(40, 5))
+    weights = rng.uniform(0.1, 3.0, size=40)
     return (
-        Case("40 x 5, linear target", (x, x @ rng.normal(size=5))),
-        Case("features not centred", (x + 10.0, x[:, 0] - 3.0)),
         Case(
-            "one feature of scale 100",
-            (x * [1, 1, 1, 1, 100], rng.normal(size=40)),
+            "40 x 5, linear target, random weights",
+            (x, x @ rng.normal(size=5), weights),
         ),
-        Case("a constant target", (x, np.full(40, 2.0))),
+        Case(
+            "features not centred, random weights",
+            (x + 10.0, x[:, 0] - 3.0, weights),
+        ),
+        Case(
+            "one feature of scale 100, equal weights",
+            (x * [1, 1, 1, 1, 100], rng.normal(size=40), np.ones(40)),
+        ),
+        Case("a constant target", (x, np.full(40, 2.0), weights)),
+        Case(
+            "weights of 1e3 and 1e-3",
+            (x, rng.normal(size=40), np.where(x[:, 0] > 0, 1e3, 1e-3)),
+        ),
     )
 
 
@@ -268,12 +297,18 @@ def _fixed_point_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
 # --- composite-4: the optimal uncertainty weights -----------------------
 
 
-def profiled_uncertainty_total(task_losses: ArrayLike) -> float:
-    """The smallest value of Kendall's total over the log-variances.
+def profiled_uncertainty_total(
+    task_losses: ArrayLike, classification: ArrayLike
+) -> float:
+    """The smallest value of Kendall's total over the log-variances,
+    for regression and classification tasks.
 
     With task losses L_i >= 0 and log-variances s_i = log sigma_i^2,
+    Kendall et al. weight a regression task's loss by 1 / (2 sigma^2)
+    and a classification task's by 1 / sigma^2:
 
-        total(s) = sum_i [ exp(-s_i) L_i / 2 + s_i / 2 ]
+        total(s) = sum over regressions [ exp(-s_i) L_i / 2 + s_i / 2 ]
+                 + sum over classifications [ exp(-s_i) L_i + s_i / 2 ]
 
     Minimise it over s for the given losses (derive the optimal s_i)
     and return the minimum, or -inf where it has none.
@@ -282,30 +317,49 @@ def profiled_uncertainty_total(task_losses: ArrayLike) -> float:
     ----------
     task_losses : array of shape (T,)
         L_i >= 0.
+    classification : array of bool, shape (T,)
+        True for a classification task, False for a regression.
 
     Returns
     -------
     float: min over s of total(s), or -inf.
     """
     losses = np.asarray(task_losses, dtype=np.float64)
+    weight = np.where(np.asarray(classification, dtype=bool), 1.0, 0.5)
     if (losses == 0).any():
         return float("-inf")
-    return float(np.sum(0.5 * (1.0 + np.log(losses))))
+    # d/ds (c e^-s L + s / 2) = 0 at e^s = 2 c L, where the term is
+    # (1 + log(2 c L)) / 2: (1 + log L) / 2 for a regression (c = 1/2)
+    return float(np.sum(0.5 * (1.0 + np.log(2.0 * weight * losses))))
 
 
-def _profiled_oracle(task_losses: ArrayLike) -> float:
-    """scipy's scalar minimisation over each s_i of the one-task
-    lossmod.uncertainty_weighted_loss; -inf when a loss is 0 (then
+def _profiled_oracle(
+    task_losses: ArrayLike, classification: ArrayLike
+) -> float:
+    """scipy's scalar minimisation over each s_i: of the one-task
+    lossmod.uncertainty_weighted_loss for a regression, of
+    exp(-s) L + s / 2 for a classification; -inf when a loss is 0 (then
     s_i / 2 decreases without bound as s_i -> -inf)."""
     from scipy.optimize import minimize_scalar
 
     losses = np.asarray(task_losses, dtype=float)
+    kinds = np.asarray(classification, dtype=bool)
     if (losses == 0).any():
         return float("-inf")
     total = 0.0
-    for loss in losses:
+    for loss, is_classification in zip(losses, kinds, strict=True):
+        if is_classification:
+
+            def term(s: float, v: float = loss) -> float:
+                return float(np.exp(-s) * v + 0.5 * s)
+
+        else:
+
+            def term(s: float, v: float = loss) -> float:
+                return float(lossmod.uncertainty_weighted_loss([v], [s]))
+
         found = minimize_scalar(
-            lambda s, v=loss: lossmod.uncertainty_weighted_loss([v], [s]),
+            term,
             bounds=(np.log(loss) - 5, np.log(loss) + 5),
             method="bounded",
             options={"xatol": 1e-10},
@@ -315,13 +369,35 @@ def _profiled_oracle(task_losses: ArrayLike) -> float:
 
 
 def _profiled_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
+    kinds = rng.uniform(size=10) < 0.5
     return (
-        Case("ten random losses", (rng.uniform(0.01, 10, 10),)),
-        Case("tiny losses", (np.array([1e-12, 1e-6]),)),
-        Case("huge losses", (np.array([1e8, 3e10]),)),
-        Case("a zero among others", (np.array([2.0, 0.0, 0.5]),)),
+        Case(
+            "ten random losses of both kinds",
+            (rng.uniform(0.01, 10, 10), kinds),
+        ),
+        Case(
+            "tiny losses, one of each kind",
+            (np.array([1e-12, 1e-6]), np.array([True, False])),
+        ),
+        Case(
+            "huge classification losses",
+            (np.array([1e8, 3e10]), np.array([True, True])),
+        ),
+        Case(
+            "a zero among others",
+            (np.array([2.0, 0.0, 0.5]), np.array([False, True, True])),
+        ),
+        Case(
+            "regressions only",
+            (rng.uniform(0.1, 5.0, 4), np.zeros(4, dtype=bool)),
+        ),
     )
 
+
+_X4 = np.array(
+    [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [2.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
+)
+_Y4 = np.array([1.0, 2.0, 4.0, 0.5])
 
 EXERCISES = (
     Exercise(
@@ -355,49 +431,41 @@ EXERCISES = (
     ),
     Exercise(
         id="composite-2",
-        task="the smallest alpha at which the lasso's coefficients vanish",
+        task=(
+            "the smallest alpha at which the weighted lasso's "
+            "coefficients vanish"
+        ),
         solution=lasso_alpha_max,
         cases=(
             Case(
-                "4 examples, 3 features",
-                (
-                    np.array(
-                        [
-                            [1.0, 0.0, 2.0],
-                            [0.0, 1.0, 1.0],
-                            [2.0, 1.0, 0.0],
-                            [1.0, 1.0, 1.0],
-                        ]
-                    ),
-                    np.array([1.0, 2.0, 4.0, 0.5]),
-                ),
+                "4 examples, 3 features, equal weights",
+                (_X4, _Y4, np.ones(4)),
+            ),
+            Case(
+                "4 examples, weights 1, 2, 3, 4",
+                (_X4, _Y4, np.array([1.0, 2.0, 3.0, 4.0])),
             ),
             # the intercept: centring matters
             Case(
-                "shifted features",
-                (
-                    np.array(
-                        [
-                            [11.0, 5.0, 7.0],
-                            [10.0, 6.0, 6.0],
-                            [12.0, 6.0, 5.0],
-                            [11.0, 6.0, 6.0],
-                        ]
-                    ),
-                    np.array([1.0, 2.0, 4.0, 0.5]),
-                ),
+                "shifted features, weights 1, 2, 3, 4",
+                (_X4 + 10.0, _Y4, np.array([1.0, 2.0, 3.0, 4.0])),
             ),
             Case(
-                "one feature",
+                "weights 10, 20, 30, 40: the same as 1, 2, 3, 4",
+                (_X4, _Y4, np.array([10.0, 20.0, 30.0, 40.0])),
+            ),
+            Case(
+                "one feature, one example weighted 0.1",
                 (
                     np.array([[1.0], [2.0], [3.0], [4.0]]),
                     np.array([2.0, 1.0, 4.0, 3.0]),
+                    np.array([1.0, 1.0, 0.1, 1.0]),
                 ),
             ),
         ),
         oracle=_alpha_max_oracle,
         hidden=_alpha_max_hidden,
-        rtol=1e-8,
+        rtol=1e-7,
         atol=1e-12,
     ),
     Exercise(
@@ -436,17 +504,33 @@ EXERCISES = (
     ),
     Exercise(
         id="composite-4",
-        task="the minimum of Kendall's total over the learned variances",
+        task=(
+            "the minimum of Kendall's total over the learned variances, "
+            "regression and classification tasks"
+        ),
         solution=profiled_uncertainty_total,
         cases=(
             Case(
-                "a precise task and two noisy ones",
-                (np.array([0.01, 1.0, 3.0]),),
+                "three regressions: a precise task and two noisy ones",
+                (np.array([0.01, 1.0, 3.0]), np.zeros(3, dtype=bool)),
             ),
-            Case("one task at L = 1/e", (np.array([np.exp(-1.0)]),)),
-            Case("three tasks", (np.array([2.0, 3.0, 4.0]),)),
+            Case(
+                "one classification at L = 1/e",
+                (np.array([np.exp(-1.0)]), np.array([True])),
+            ),
+            Case(
+                "a regression and a classification, equal losses",
+                (np.array([2.0, 2.0]), np.array([False, True])),
+            ),
+            Case(
+                "three classifications",
+                (np.array([2.0, 3.0, 4.0]), np.ones(3, dtype=bool)),
+            ),
             # a task fitted exactly: no minimum
-            Case("a zero loss", (np.array([0.0, 1.0]),)),
+            Case(
+                "a zero loss",
+                (np.array([0.0, 1.0]), np.array([True, False])),
+            ),
         ),
         oracle=_profiled_oracle,
         hidden=_profiled_hidden,

@@ -12,30 +12,41 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise
 
 
-def gaussian_nll_profile(
-    residual: ArrayLike, eps: float
+def student_t_nll_profile(
+    residual: ArrayLike, nu: float, eps: float
 ) -> NDArray[np.float64]:
-    """The smallest Gaussian negative log-likelihood a learned variance
+    """The smallest Student-t negative log-likelihood a learned scale
     can reach, for each residual.
+
+    The loss of one example, with its constants dropped, is
+        l(v) = log(v) / 2 + (nu + 1) / 2 * log(1 + r^2 / (nu v)),
+    the negative log-density of a Student-t with nu degrees of freedom
+    and scale sqrt(v) at the residual r, plus a constant.
 
     Parameters
     ----------
     residual : array of any shape
         r = mean - target, finite.
+    nu : float, > 0
+        The degrees of freedom (1 is the Cauchy distribution; a large
+        nu is nearly Gaussian).
     eps : float, > 0
-        The smallest variance allowed (torch's gaussian_nll_loss clamps
-        the variance at eps).
+        The smallest v allowed (a clamp, as torch's gaussian_nll_loss
+        clamps its variance at eps).
 
     Returns
     -------
-    array of the shape of residual: for each element, the minimum over
-    v >= eps of (log v + r^2 / v) / 2.
+    array of the shape of residual: for each element, the minimum of
+    l(v) over v >= eps.
     """
     r2 = np.asarray(residual, dtype=np.float64) ** 2
-    # d/dv (log v + r^2 / v) / 2 = (1/v - r^2/v^2) / 2 = 0 at v = r^2, a
-    # minimum; below eps the clamp holds the variance at eps.
+    # with u = r^2 / (nu v), dl/dv = (1 - (nu + 1) u / (1 + u)) / (2 v):
+    # negative while u > 1 / nu (v < r^2), positive beyond, so the best
+    # v is r^2 whatever nu; below eps the clamp holds it at eps
     best = np.maximum(r2, eps)
-    return 0.5 * (np.log(best) + r2 / best)
+    return 0.5 * np.log(best) + 0.5 * (nu + 1.0) * np.log1p(
+        r2 / (nu * best)
+    )
 
 
 def barron_rho(x: ArrayLike, alpha: float) -> NDArray[np.float64]:
@@ -147,23 +158,23 @@ def expected_pinball_exponential(
 
 
 def _profile_by_minimisation(
-    residual: ArrayLike, eps: float
+    residual: ArrayLike, nu: float, eps: float
 ) -> NDArray[np.float64]:
-    """scipy's bounded scalar minimiser of lossmod.gaussian_nll_loss over
-    u = log v in [log eps, log(max(r^2, eps)) + 5], element by element."""
-    from scipy import optimize  # type: ignore[import-untyped]
+    """scipy's bounded scalar minimiser of -scipy.stats.t.logpdf(r, nu,
+    scale=sqrt(v)) over u = log v in [log eps, log(max(r^2, eps)) + 5],
+    element by element, minus the constant -t.logpdf(0, nu) that the
+    loss drops."""
+    from scipy import optimize, stats  # type: ignore[import-untyped]
 
     r = np.asarray(residual, dtype=np.float64)
+    constant = -float(stats.t.logpdf(0.0, nu))
     out = np.empty_like(r)
     for index in np.ndindex(r.shape):
         ri = float(r[index])
 
         def nll(u: float, ri: float = ri) -> float:
-            return float(
-                lossmod.gaussian_nll_loss(
-                    np.array([ri]), np.zeros(1), np.exp([u]), eps=eps
-                )
-            )
+            scale = math.exp(0.5 * u)
+            return -float(stats.t.logpdf(ri, nu, scale=scale)) - constant
 
         low = math.log(eps)
         high = max(math.log(max(ri * ri, eps)), low) + 5.0
@@ -272,10 +283,21 @@ def _integrated_pinball(
 
 def _hidden_profile_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
-        Case("a 3x4 batch, eps 1e-6", (rng.normal(size=(3, 4)), 1e-6)),
-        Case("residuals of 1e3", (np.array([1e3, -2e3]), 1e-6)),
-        Case("all below the clamp", (1e-5 * rng.normal(size=5), 1e-3)),
-        Case("exact fits, eps 1e-12", (np.zeros(3), 1e-12)),
+        Case(
+            "a 3x4 batch, nu 3, eps 1e-6",
+            (rng.normal(size=(3, 4)), 3.0, 1e-6),
+        ),
+        Case("residuals of 1e3, nu 1", (np.array([1e3, -2e3]), 1.0, 1e-6)),
+        Case(
+            "all below the clamp, nu 5",
+            (1e-5 * rng.normal(size=5), 5.0, 1e-3),
+        ),
+        Case("exact fits, nu 2, eps 1e-12", (np.zeros(3), 2.0, 1e-12)),
+        Case(
+            "nu 1e4: nearly Gaussian",
+            (rng.normal(size=6), 1e4, 1e-6),
+        ),
+        Case("nu 0.5", (rng.normal(size=4), 0.5, 1e-4)),
     )
 
 
@@ -331,15 +353,21 @@ EXERCISES = (
     Exercise(
         id="distributional-regression-1",
         task=(
-            "the smallest Gaussian NLL a learned variance (>= eps) can "
+            "the smallest Student-t NLL a learned scale (v >= eps) can "
             "reach"
         ),
-        solution=gaussian_nll_profile,
+        solution=student_t_nll_profile,
         cases=(
-            Case("eps = 1e-6", (_R, 1e-6)),
+            Case("nu = 1 (Cauchy), eps = 1e-6", (_R, 1.0, 1e-6)),
             # the clamp decides for r^2 < eps: r = 0 and r = 1e-4
-            Case("eps = 0.01: small residuals clamped", (_R, 0.01)),
-            Case("2-D, eps = 1e-6", (_R.reshape(2, 3), 1e-6)),
+            Case(
+                "nu = 4, eps = 0.01: small residuals clamped",
+                (_R, 4.0, 0.01),
+            ),
+            Case(
+                "2-D, nu = 30, eps = 1e-6", (_R.reshape(2, 3), 30.0, 1e-6)
+            ),
+            Case("nu = 1e6: nearly the Gaussian NLL", (_R, 1e6, 1e-6)),
         ),
         oracle=_profile_by_minimisation,
         hidden=_hidden_profile_cases,

@@ -428,8 +428,8 @@ EXERCISES = (
                 (np.array([2.0, 1.0, 0.3]), 0.5, 1.0),
             ),
             Case(
-                "beta 4: two collapsed",
-                (np.array([2.0, 1.0, 0.3]), 0.5, 4.0),
+                "beta 3: two collapsed",
+                (np.array([2.0, 1.0, 0.3]), 0.5, 3.0),
             ),
             Case("beta 0.5", (np.array([2.0, 1.0, 0.3]), 0.5, 0.5)),
             Case(

@@ -153,22 +153,29 @@ def _hidden_jvp_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 
 # -------------------------------------------------------------------------
 # margins-3: the population minimisers of the hinge and the squared hinge
+# when a missed positive costs more
 
 
-def margin_minimisers(eta: ArrayLike) -> NDArray[np.float64]:
-    """The scores that minimise the expected hinge and squared hinge.
+def margin_minimisers(eta: ArrayLike, cost: float) -> NDArray[np.float64]:
+    """The scores that minimise the cost-weighted expected hinge and
+    squared hinge.
 
-    The label is +1 with probability eta and -1 otherwise. For each eta,
-    find the score f that minimises the expected loss
-    eta l(f, +1) + (1 - eta) l(f, -1), for the hinge
+    The label is +1 with probability eta and -1 otherwise, and the loss
+    of a positive example is weighted by cost. For each eta, find the
+    score f that minimises
+    cost * eta * l(f, +1) + (1 - eta) * l(f, -1), for the hinge
     l(f, y) = max(0, 1 - y f) and for the squared hinge
     l(f, y) = max(0, 1 - y f)^2.
 
     Parameters
     ----------
     eta : array of shape (n,)
-        Probabilities of the label +1, in (0, 1), none equal to 1/2
-        (where the hinge has a whole interval of minimisers).
+        Probabilities of the label +1, in (0, 1), none with
+        cost * eta = 1 - eta (where the hinge has a whole interval of
+        minimisers).
+    cost : float
+        The weight cost > 0 of the positive examples' loss (1: the
+        unweighted losses).
 
     Returns
     -------
@@ -176,15 +183,24 @@ def margin_minimisers(eta: ArrayLike) -> NDArray[np.float64]:
     the squared hinge's.
     """
     eta = np.asarray(eta, dtype=np.float64)
-    # hinge: on [-1, 1] the risk is 1 + f (1 - 2 eta), linear, so the
-    # minimum sits at an end; squared hinge: the risk's slope there is
-    # 2 (f - (2 eta - 1)), zero inside [-1, 1]
-    return np.stack([np.sign(2.0 * eta - 1.0), 2.0 * eta - 1.0])
+    positive, negative = cost * eta, 1.0 - eta
+    # hinge: on [-1, 1] the risk is positive (1 - f) + negative (1 + f),
+    # linear, so the minimum sits at an end; squared hinge: the risk's
+    # slope there is 2 ((positive + negative) f - (positive - negative)),
+    # zero inside [-1, 1]
+    return np.stack(
+        [
+            np.sign(positive - negative),
+            (positive - negative) / (positive + negative),
+        ]
+    )
 
 
-def _minimisers_by_search(eta: ArrayLike) -> NDArray[np.float64]:
-    """The oracle: minimise the expected lossmod.hinge_loss and
-    lossmod.squared_hinge_loss over f in [-3, 3] with scipy's bounded
+def _minimisers_by_search(
+    eta: ArrayLike, cost: float
+) -> NDArray[np.float64]:
+    """The oracle: minimise the cost-weighted expected lossmod.hinge_loss
+    and lossmod.squared_hinge_loss over f in [-3, 3] with scipy's bounded
     scalar minimiser."""
     eta = np.asarray(eta, dtype=np.float64)
     result = np.zeros((2, eta.size))
@@ -196,7 +212,7 @@ def _minimisers_by_search(eta: ArrayLike) -> NDArray[np.float64]:
 
             def risk(f: float, e: float = e, loss=loss) -> float:  # type: ignore[no-untyped-def]
                 both = loss(np.array([f, f]), pair, reduction="none")
-                return float(e * both[0] + (1 - e) * both[1])
+                return float(cost * e * both[0] + (1 - e) * both[1])
 
             best = optimize.minimize_scalar(
                 risk, bounds=(-3.0, 3.0), method="bounded",
@@ -210,11 +226,17 @@ def _hidden_minimiser_cases(
     rng: np.random.Generator,
 ) -> tuple[Case, ...]:
     eta = rng.uniform(0.01, 0.99, size=8)
-    eta = eta[np.abs(eta - 0.5) > 0.02]
+    cost = float(rng.uniform(0.2, 5.0))
+    clear = eta[np.abs(cost * eta - (1 - eta)) > 0.02]
     return (
-        Case("random eta", (eta,)),
-        Case("near 0 and 1", (np.array([0.001, 0.999]),)),
-        Case("just off 1/2", (np.array([0.49, 0.51]),)),
+        Case("random eta, random cost", (clear, cost)),
+        Case("near 0 and 1, cost 4", (np.array([0.001, 0.999]), 4.0)),
+        Case("just off 1/2, cost 1", (np.array([0.49, 0.51]), 1.0)),
+        Case(
+            "just off the threshold 1/(1 + cost), cost 3",
+            (np.array([0.24, 0.26]), 3.0),
+        ),
+        Case("a cost below 1", (np.array([0.3, 0.6, 0.9]), 0.25)),
     )
 
 
@@ -369,12 +391,21 @@ EXERCISES = (
     ),
     Exercise(
         id="margins-3",
-        task="the population minimisers of the hinge and squared hinge",
+        task=(
+            "the population minimisers of the cost-weighted hinge and "
+            "squared hinge"
+        ),
         solution=margin_minimisers,
         cases=(
-            Case("eta 0.7", (np.array([0.7]),)),
-            Case("eta 0.2 and 0.9", (np.array([0.2, 0.9]),)),
-            Case("eta 0.55 and 0.45", (np.array([0.55, 0.45]),)),
+            Case("eta 0.7, cost 1", (np.array([0.7]), 1.0)),
+            Case("eta 0.2 and 0.9, cost 1", (np.array([0.2, 0.9]), 1.0)),
+            Case(
+                "eta 0.2, 0.3 and 0.9, cost 3",
+                (np.array([0.2, 0.3, 0.9]), 3.0),
+            ),
+            Case(
+                "eta 0.55 and 0.7, cost 0.5", (np.array([0.55, 0.7]), 0.5)
+            ),
         ),
         oracle=_minimisers_by_search,
         hidden=_hidden_minimiser_cases,

@@ -12,14 +12,18 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise
 
 # -------------------------------------------------------------------------
-# preference-1: the policy that maximises reward minus beta times the KL
+# preference-1: the policy that maximises reward minus beta times the KL,
+# plus an entropy bonus
 
 
-def kl_optimal_policy(
-    ref_probs: ArrayLike, rewards: ArrayLike, beta: float
+def optimal_policy(
+    ref_probs: ArrayLike, rewards: ArrayLike, beta: float, alpha: float
 ) -> NDArray[np.float64]:
-    """The policy that maximises E_pi[r] - beta KL(pi || pi_ref), for
-    each prompt.
+    """The policy that maximises E_pi[r] - beta KL(pi || pi_ref)
+    + alpha H(pi), for each prompt.
+
+    H(pi) = -sum_y pi(y) log pi(y) is the entropy of the policy's
+    distribution over the responses to the prompt.
 
     Parameters
     ----------
@@ -32,6 +36,8 @@ def kl_optimal_policy(
     beta : float
         The weight beta > 0 of the KL penalty; it may be tiny (1e-4) or
         huge (1e6).
+    alpha : float
+        The weight alpha >= 0 of the entropy bonus (0: no bonus).
 
     Returns
     -------
@@ -39,10 +45,12 @@ def kl_optimal_policy(
     """
     ref = np.asarray(ref_probs, dtype=np.float64)
     r = np.asarray(rewards, dtype=np.float64)
-    # pi* = ref exp(r / beta) / Z, in log space: a softmax of
-    # log ref + r / beta over the responses ref can give (log 0 = -inf)
+    # J = -(beta + alpha) KL(pi || pi*) + const with
+    # pi* = ref^(beta / (beta + alpha)) exp(r / (beta + alpha)) / Z, in
+    # log space: a softmax of (beta log ref + r) / (beta + alpha) over
+    # the responses ref can give (log 0 = -inf)
     with np.errstate(divide="ignore"):
-        scores = np.log(ref) + r / beta
+        scores = (beta * np.log(ref) + r) / (beta + alpha)
     top = np.max(scores, axis=1, keepdims=True)
     weights = np.exp(scores - top)
     return np.asarray(
@@ -51,20 +59,22 @@ def kl_optimal_policy(
 
 
 def _optimal_policy_by_mpmath(
-    ref_probs: ArrayLike, rewards: ArrayLike, beta: float
+    ref_probs: ArrayLike, rewards: ArrayLike, beta: float, alpha: float
 ) -> NDArray[np.float64]:
-    """The oracle: ref exp(r / beta) / Z as written, in 50-digit
-    arithmetic (no overflow: mpmath's exponent is unbounded)."""
+    """The oracle: ref^(beta / (beta + alpha)) exp(r / (beta + alpha)) / Z
+    as written, in 50-digit arithmetic (no overflow: mpmath's exponent is
+    unbounded)."""
     import mpmath  # type: ignore[import-untyped]
 
     ref = np.asarray(ref_probs, dtype=np.float64)
     r = np.asarray(rewards, dtype=np.float64)
     out = np.zeros_like(ref)
     with mpmath.workdps(50):
+        total_weight = mpmath.mpf(beta) + mpmath.mpf(alpha)
         for k in range(ref.shape[0]):
             terms = [
-                mpmath.mpf(float(p))
-                * mpmath.exp(mpmath.mpf(float(v)) / beta)
+                mpmath.mpf(float(p)) ** (mpmath.mpf(beta) / total_weight)
+                * mpmath.exp(mpmath.mpf(float(v)) / total_weight)
                 for p, v in zip(ref[k], r[k], strict=True)
             ]
             total = mpmath.fsum(terms)
@@ -79,38 +89,53 @@ def _hidden_policy_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     sparse[:, 1] = 0.0
     sparse /= sparse.sum(axis=1, keepdims=True)
     return (
-        Case("five prompts, six responses, beta 0.3", (ref, r, 0.3)),
-        Case("beta 1e-4: nearly the best response", (ref, r, 1e-4)),
-        Case("beta 1e6: nearly the reference", (ref, r, 1e6)),
         Case(
-            "a response the reference never gives",
-            (sparse, 3.0 * rng.normal(size=(3, 4)), 0.05),
+            "five prompts, six responses, beta 0.3, alpha 0.2",
+            (ref, r, 0.3, 0.2),
         ),
         Case(
-            "rewards of 1e3",
-            (ref[:2], 1e3 * rng.normal(size=(2, 6)), 2.0),
+            "beta 1e-4, alpha 0: nearly the best response",
+            (ref, r, 1e-4, 0.0),
+        ),
+        Case(
+            "beta 1e6, alpha 0: nearly the reference", (ref, r, 1e6, 0.0)
+        ),
+        Case("alpha 1e6: nearly uniform", (ref, r, 0.5, 1e6)),
+        Case(
+            "a response the reference never gives, alpha 2",
+            (sparse, 3.0 * rng.normal(size=(3, 4)), 0.05, 2.0),
+        ),
+        Case(
+            "rewards of 1e3, alpha 1",
+            (ref[:2], 1e3 * rng.normal(size=(2, 6)), 2.0, 1.0),
         ),
     )
 
 
 # -------------------------------------------------------------------------
-# preference-2: the DPO gradient of a tabular policy's logits
+# preference-2: the gradient of label-smoothed DPO in a tabular policy's
+# logits
 
 
-def dpo_policy_gradient(
+def smoothed_dpo_gradient(
     theta: ArrayLike,
     ref_logps: ArrayLike,
     x: ArrayLike,
     y_w: ArrayLike,
     y_l: ArrayLike,
     beta: float,
+    eps: float,
 ) -> NDArray[np.float64]:
-    """Gradient of the mean DPO loss over a batch of pairs with respect
-    to a tabular policy's logits theta.
+    """Gradient of the mean label-smoothed DPO loss over a batch of
+    pairs with respect to a tabular policy's logits theta.
 
     The policy is pi(y | x) = softmax(theta[x])[y]. Pair i compares, for
     the prompt x[i], the chosen response y_w[i] with the rejected
-    response y_l[i].
+    response y_l[i]; its verdict is taken to be wrong with probability
+    eps, so its loss is
+        -(1 - eps) log sigmoid(beta h) - eps log sigmoid(-beta h),
+    with h the log-ratio difference of dpo_loss (log pi(y_w) -
+    log pi(y_l) - log pi_ref(y_w) + log pi_ref(y_l), at the prompt x[i]).
 
     Parameters
     ----------
@@ -123,6 +148,8 @@ def dpo_policy_gradient(
         (y_w[i] != y_l[i]).
     beta : float
         DPO's beta > 0.
+    eps : float
+        The label smoothing, 0 <= eps < 1/2 (0 is plain DPO).
 
     Returns
     -------
@@ -135,11 +162,14 @@ def dpo_policy_gradient(
     log_z = np.log(np.sum(np.exp(logits - top), axis=1, keepdims=True))
     log_pi = logits - top - log_z
     h = (log_pi[k, w] - log_pi[k, v]) - (ref[k, w] - ref[k, v])
-    # d loss / d log pi(y_w) = -beta sigmoid(-beta h), the opposite for
-    # y_l; e^-|t| keeps the sigmoid from overflowing
+    # d loss / dh = -beta ((1 - eps) sigmoid(-beta h)
+    #                      - eps sigmoid(beta h))
+    #             = -beta (sigmoid(-beta h) - eps),
+    # since the two sigmoids sum to 1; e^-|t| keeps it from overflowing
     t = -beta * h
     e = np.exp(-np.abs(t))
-    weight = beta * np.where(t >= 0, 1.0, e) / (1.0 + e) / len(k)
+    sigmoid_t = np.where(t >= 0, 1.0, e) / (1.0 + e)
+    weight = beta * (sigmoid_t - eps) / len(k)
     # d log pi(y) / d theta = onehot(y) - pi: the pi terms of y_w and
     # y_l cancel, leaving weight * (onehot(y_l) - onehot(y_w))
     grad = np.zeros_like(logits)
@@ -148,26 +178,30 @@ def dpo_policy_gradient(
     return grad
 
 
-def _dpo_gradient_by_differences(
+def _smoothed_dpo_gradient_by_differences(
     theta: ArrayLike,
     ref_logps: ArrayLike,
     x: ArrayLike,
     y_w: ArrayLike,
     y_l: ArrayLike,
     beta: float,
+    eps: float,
 ) -> NDArray[np.float64]:
-    """The oracle: central differences of the mean lossmod.dpo_loss of
-    lossmod.log_softmax(theta)."""
+    """The oracle: central differences of the mean smoothed loss as the
+    docstring writes it, with scipy's log_softmax and log_expit (no
+    lossmod loss)."""
+    from scipy import special  # type: ignore[import-untyped]
+
     ref = np.asarray(ref_logps, dtype=np.float64)
     k, w, v = (np.asarray(a) for a in (x, y_w, y_l))
 
     def mean_loss(logits: NDArray[np.float64]) -> float:
-        log_pi = lossmod.log_softmax(logits, axis=1)
-        return float(
-            lossmod.dpo_loss(
-                log_pi[k, w], log_pi[k, v], ref[k, w], ref[k, v], beta=beta
-            )
-        )
+        log_pi = special.log_softmax(logits, axis=1)
+        h = log_pi[k, w] - log_pi[k, v] - ref[k, w] + ref[k, v]
+        losses = -(1.0 - eps) * special.log_expit(
+            beta * h
+        ) - eps * special.log_expit(-beta * h)
+        return float(np.mean(losses))
 
     start = np.asarray(theta, dtype=np.float64)
     return np.asarray(
@@ -190,20 +224,39 @@ def _tabular_case(
 def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     return (
         Case(
-            "4 prompts, 5 responses, 50 pairs",
-            (*_tabular_case(rng, 4, 5, 50, 1.0), 0.1),
+            "4 prompts, 5 responses, 50 pairs, eps 0.1",
+            (*_tabular_case(rng, 4, 5, 50, 1.0), 0.1, 0.1),
         ),
         Case(
-            "one prompt, two responses, 9 pairs",
-            (*_tabular_case(rng, 1, 2, 9, 1.0), 2.0),
+            "one prompt, two responses, 9 pairs, eps 0.3",
+            (*_tabular_case(rng, 1, 2, 9, 1.0), 2.0, 0.3),
         ),
         Case(
-            "repeated pairs, beta 0.5",
-            (*_tabular_case(rng, 2, 3, 40, 1.0), 0.5),
+            "repeated pairs, beta 0.5, eps 0",
+            (*_tabular_case(rng, 2, 3, 40, 1.0), 0.5, 0.0),
         ),
         Case(
-            "confident policy (logits x 20)",
-            (*_tabular_case(rng, 3, 4, 30, 20.0), 1.0),
+            "confident policy (logits x 20), eps 0.05",
+            (*_tabular_case(rng, 3, 4, 30, 20.0), 1.0, 0.05),
+        ),
+    )
+
+
+def _unanimous_optimum_case() -> Case:
+    """One pair, uniform reference, logits [c, 0]: h = c, and at
+    c = log((1 - eps) / eps) / beta the smoothed loss is smallest."""
+    beta, eps = 0.5, 0.1
+    c = math.log((1.0 - eps) / eps) / beta
+    return Case(
+        "one pair at sigmoid(beta h) = 1 - eps: the gradient is 0",
+        (
+            np.array([[c, 0.0]]),
+            np.log(np.full((1, 2), 0.5)),
+            np.array([0]),
+            np.array([0]),
+            np.array([1]),
+            beta,
+            eps,
         ),
     )
 
@@ -526,35 +579,56 @@ def _hidden_tournament_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 EXERCISES = (
     Exercise(
         id="preference-1",
-        task="the KL-regularised optimal policy for given rewards",
-        solution=kl_optimal_policy,
+        task=(
+            "the optimal policy for given rewards, with a KL penalty "
+            "and an entropy bonus"
+        ),
+        solution=optimal_policy,
         cases=(
             Case(
-                "two prompts, three responses, beta 1",
+                "two prompts, three responses, beta 1, alpha 0",
                 (
                     np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]),
                     np.array([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]]),
                     1.0,
+                    0.0,
                 ),
             ),
             Case(
-                "equal rewards: the reference itself",
-                (np.array([[0.2, 0.7, 0.1]]), np.full((1, 3), 4.0), 0.5),
+                "the same, alpha 0.5",
+                (
+                    np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]),
+                    np.array([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]]),
+                    1.0,
+                    0.5,
+                ),
             ),
             Case(
-                "beta 1e-3: r / beta of 2000 must not overflow",
+                "equal rewards, alpha 1: not the reference",
+                (
+                    np.array([[0.2, 0.7, 0.1]]),
+                    np.full((1, 3), 4.0),
+                    0.5,
+                    1.0,
+                ),
+            ),
+            Case(
+                "beta 1e-3, alpha 1e-3: r / (beta + alpha) of 1000 must "
+                "not overflow",
                 (
                     np.array([[0.25, 0.25, 0.5]]),
                     np.array([[2.0, 1.0, 0.0]]),
                     1e-3,
+                    1e-3,
                 ),
             ),
             Case(
-                "a zero in the reference stays zero",
+                "a zero in the reference stays zero, alpha 3",
                 (
                     np.array([[0.0, 0.4, 0.6]]),
                     np.array([[5.0, 0.0, 1.0]]),
                     0.5,
+                    3.0,
                 ),
             ),
         ),
@@ -565,11 +639,13 @@ EXERCISES = (
     ),
     Exercise(
         id="preference-2",
-        task="the DPO gradient with respect to a tabular policy's logits",
-        solution=dpo_policy_gradient,
+        task=(
+            "the label-smoothed DPO gradient in a tabular policy's logits"
+        ),
+        solution=smoothed_dpo_gradient,
         cases=(
             Case(
-                "one prompt, two responses, one pair, policy = reference",
+                "policy = reference (h = 0), eps 0.1",
                 (
                     np.log(np.array([[0.4, 0.6]])),
                     np.log(np.array([[0.4, 0.6]])),
@@ -577,10 +653,11 @@ EXERCISES = (
                     np.array([0]),
                     np.array([1]),
                     0.1,
+                    0.1,
                 ),
             ),
             Case(
-                "two prompts, three responses, four pairs",
+                "two prompts, three responses, four pairs, eps 0.2",
                 (
                     np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]]),
                     np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])),
@@ -588,10 +665,24 @@ EXERCISES = (
                     np.array([2, 1, 0, 2]),
                     np.array([0, 2, 1, 1]),
                     0.5,
+                    0.2,
                 ),
             ),
             Case(
-                "the same pair both ways cancels",
+                "the same four pairs, eps 0 (plain DPO)",
+                (
+                    np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]]),
+                    np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])),
+                    np.array([0, 0, 1, 1]),
+                    np.array([2, 1, 0, 2]),
+                    np.array([0, 2, 1, 1]),
+                    0.5,
+                    0.0,
+                ),
+            ),
+            _unanimous_optimum_case(),
+            Case(
+                "one pair each way, eps 0.05",
                 (
                     np.array([[1.0, -1.0, 0.0]]),
                     np.log(np.full((1, 3), 1 / 3)),
@@ -599,10 +690,11 @@ EXERCISES = (
                     np.array([0, 1]),
                     np.array([1, 0]),
                     1.0,
+                    0.05,
                 ),
             ),
         ),
-        oracle=_dpo_gradient_by_differences,
+        oracle=_smoothed_dpo_gradient_by_differences,
         hidden=_hidden_gradient_cases,
         rtol=1e-6,
         atol=1e-9,
