@@ -56,8 +56,10 @@ def test_every_page_passes_the_reader_audit(html_dir: Path, browser: Any) -> Non
 @pytest.mark.parametrize("window", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_figures_and_equations_read_well(html_dir: Path, window: tuple[int, int]) -> None:
     """Every figure has alt text that says something (not a file name) and a numbered caption;
-    on a phone each figure is shown at half its width or more and no equation overflows; on a
-    desktop no code block scrolls."""
+    on a phone each figure is shown at half its width or more, no equation overflows and every
+    table fits the column; on a desktop no code block scrolls."""
+    # PHONE is laid out 500 px wide here (headless Chromium's narrowest window); at an exact
+    # 390 px (chromium(..., exact_width=True)) more equations overflow.
     problems = {}
     with serve(html_dir) as base, chromium(window) as driver:
         for page in book_pages(html_dir):
@@ -90,6 +92,39 @@ def test_figure_audit_catches_a_file_name_alt_a_missing_caption_and_an_overflow(
     assert any("figure without a numbered caption: wide.png" in p for p in found), found
     assert any("shown at" in p for p in found), found
     assert any("equation overflows" in p for p in found), found
+
+
+def test_table_audit_catches_a_table_wider_than_a_phone_and_a_cell_that_overflows(
+    tmp_path: Path,
+) -> None:
+    """The table check is not vacuous, and measures the column, not the theme's scrolling box: at
+    an exact 390 px a three-column table of long names, in a box that scrolls sideways as the
+    theme's does, is reported; so is a table that fits but holds a name wider than its cell; a
+    short table, and a wide one stacked into blocks as book.css stacks a phone's tables, are
+    not."""
+    names = " ".join(f"<code>lossmod.binary_cross_entropy_with_logits_{i}</code>" for i in range(3))
+    cell = "<td style='white-space:nowrap'>{}</td>"
+    row = "<tr>" + cell.format(names) * 3 + "</tr>"
+    stacked = "display:block;width:100%"
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>t</title></head><body style='margin:0'><article style='padding:0 20px'>"
+        "<h1>Tables</h1>"
+        f"<div style='overflow-x:auto'><table id='wide'>{row}</table></div>"
+        "<table id='short'><tr><td>mean</td><td><code>mse</code></td></tr></table>"
+        f"<table style='{stacked}'><tbody style='{stacked}'><tr style='{stacked}'>"
+        f"<td style='{stacked}'>{names}</td></tr></tbody></table>"
+        "<table style='width:100%;table-layout:fixed'><tr><td>"
+        "<code style='white-space:nowrap'>lossmod.binary_cross_entropy_with_logits(logits)</code>"
+        "</td><td>x</td></tr></table>"
+        "</article></body></html>"
+    )
+    with serve(tmp_path) as base, chromium(PHONE, exact_width=True) as driver:
+        found = audit_figures_and_equations(driver, base + "page.html", phone=True)
+        assert driver.execute_script("return window.innerWidth") == PHONE[0]
+    tables = [p for p in found if p.startswith("table")]
+    assert len(tables) == 2, found
+    assert "px wide in a 350 px column" in tables[0], tables
+    assert "a cell's content runs out of it: lossmod.binary_cross_entropy" in tables[1], tables
 
 
 def test_every_cross_reference_resolves(html_dir: Path) -> None:

@@ -59,9 +59,13 @@ def serve(directory: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(window: tuple[int, int] = DESKTOP) -> Iterator[Any]:
+def chromium(window: tuple[int, int] = DESKTOP, *, exact_width: bool = False) -> Iterator[Any]:
     """A headless Chromium driven by selenium, with a fresh profile, logging console messages and
-    network requests."""
+    network requests.
+
+    Headless Chromium makes no window narrower than 500 px: a ``PHONE`` window is laid out 500 px
+    wide (a 453 px column) unless ``exact_width`` fixes the viewport's width to ``window[0]``
+    (390 px: a 343 px column, as on a phone)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -81,6 +85,11 @@ def chromium(window: tuple[int, int] = DESKTOP) -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_script_timeout(30)
+    if exact_width:  # the viewport's width fixed; its height stays the window's (0)
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": window[0], "height": 0, "deviceScaleFactor": 0, "mobile": False},
+        )
     try:
         yield driver
     finally:
@@ -226,7 +235,29 @@ const inline = [...article.querySelectorAll('p mjx-container:not([display="true"
   .map(m => text(m.closest('p')));
 const code = [...article.querySelectorAll('div.highlight pre')]
   .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.split('\n')[0].slice(0, 60));
-return {images, equations, inline, code};
+// A table's column is its nearest ancestor that does not scroll or clip (the theme wraps every
+// table in a box with overflow-x: auto, which would hide the overflow as a scroll bar).
+const clips = el => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+const columnOf = t => {
+  let el = t.parentElement;
+  while (el && el !== article && clips(el)) el = el.parentElement;
+  return el || article;
+};
+const innerWidth = el => {
+  const s = getComputedStyle(el);
+  return el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+};
+const tables = [...article.querySelectorAll('table')].flatMap(t => {
+  const width = t.getBoundingClientRect().width, column = innerWidth(columnOf(t));
+  const first = (t.querySelector('th, td') || t).textContent.trim().slice(0, 60);
+  if (width > column + 1)
+    return [`${first} (${Math.round(width)} px wide in a ${Math.round(column)} px column)`];
+  // A table that fits (a phone layout may stack its rows) can still hold a cell whose content
+  // runs out of it.
+  return [...t.querySelectorAll('th, td')].filter(c => c.scrollWidth > c.clientWidth + 1)
+    .map(c => `${first} (a cell's content runs out of it: ${c.textContent.trim().slice(0, 40)})`);
+});
+return {images, equations, inline, code, tables};
 """
 
 # Text in a figure is drawn at >= 10 pt at 100 dpi (chapters/matplotlibrc): 13.9 px at full size.
@@ -241,8 +272,9 @@ def audit_figures_and_equations(driver: Any, url: str, *, phone: bool) -> list[s
     Every image in the text has alt text that is neither empty nor a file name, and sits in a
     figure with a numbered caption ("Fig. N"). At phone width: no figure is shown at less than
     half its natural width (its text would fall below 7 px), no display equation scrolls or
-    overflows the column, and no inline equation runs past its paragraph. At desktop width no
-    code block scrolls.
+    overflows the column, no inline equation runs past its paragraph, and no table is wider than
+    its column (the theme would let it scroll sideways) or holds a cell whose content runs out of
+    it. At desktop width no code block scrolls.
     """
     driver.get(url)
     _settle(driver)
@@ -265,6 +297,7 @@ def audit_figures_and_equations(driver: Any, url: str, *, phone: bool) -> list[s
     if phone:
         problems += [f"equation overflows at phone width: {e}" for e in page["equations"]]
         problems += [f"inline equation clipped at phone width: {e}" for e in page["inline"]]
+        problems += [f"table does not fit the column at phone width: {t}" for t in page["tables"]]
     else:
         problems += [f"code block scrolls at desktop width: {c}" for c in page["code"]]
     return problems
