@@ -12,23 +12,27 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise
 
 # -------------------------------------------------------------------------
-# sequences-1: the entropy rate of a Markov chain
+# sequences-1: the entropy rate of a second-order Markov chain
 
 
-def markov_entropy_rate(transition: ArrayLike) -> float:
-    """Entropy rate, in nats per symbol, of a stationary Markov chain.
+def second_order_entropy_rate(transition: ArrayLike) -> float:
+    """Entropy rate, in nats per symbol, of a stationary second-order
+    Markov chain.
 
-    The chain moves from state i to state j with probability
-    transition[i, j], and is started in its stationary distribution. The
-    entropy rate is the limit of H(X_1, ..., X_n) / n as n grows: the
+    The next symbol depends on the last two: transition[i, j, k] is the
+    probability that symbol k follows the symbols i, j (in that order).
+    The chain is started in its stationary distribution. The entropy
+    rate is the limit of H(X_1, ..., X_n) / n as n grows: the
     uncertainty per symbol that remains when the whole past is known.
 
     Parameters
     ----------
-    transition : array of shape (K, K)
-        Rows are probability distributions (non-negative, summing to 1);
-        some entries may be exactly 0. The chain is irreducible: it has
-        one stationary distribution.
+    transition : array of shape (K, K, K)
+        Each transition[i, j] is a probability distribution over the
+        next symbol (non-negative, summing to 1); some entries may be
+        exactly 0. The pairs of consecutive symbols have one stationary
+        distribution; the chain may be periodic, and some pairs may
+        never occur in it.
 
     Returns
     -------
@@ -36,65 +40,92 @@ def markov_entropy_rate(transition: ArrayLike) -> float:
     """
     p = np.asarray(transition, dtype=np.float64)
     k = len(p)
-    # The stationary distribution pi = pi P, by power iteration on the
-    # lazy chain (P + I) / 2: the same pi, and no periodic oscillation.
-    lazy = 0.5 * (p + np.eye(k))
-    pi = np.full(k, 1.0 / k)
-    for _ in range(10_000):
-        new = np.sum(pi[:, None] * lazy, axis=0)
-        converged = np.max(np.abs(new - pi)) < 1e-14
+    # The pairs (x_{t-1}, x_t) form a first-order chain on K^2 states:
+    # (i, j) moves to (j, l) with probability p[i, j, l].
+    pairs = np.zeros((k * k, k * k))
+    i, j = np.divmod(np.arange(k * k), k)
+    pairs[np.arange(k * k)[:, None], j[:, None] * k + np.arange(k)] = p[
+        i, j
+    ]
+    # Its stationary distribution, by power iteration on the lazy chain
+    # (Q + I) / 2: the same distribution, and no periodic oscillation.
+    lazy = 0.5 * (pairs + np.eye(k * k))
+    pi = np.full(k * k, 1.0 / (k * k))
+    for _ in range(100_000):
+        new = pi @ lazy
+        converged = np.max(np.abs(new - pi)) < 1e-15
         pi = new
         if converged:
             break
-    # H = H(X_2 | X_1) = -sum_i pi_i sum_j P_ij log P_ij, with
+    # H = H(X_3 | X_1, X_2) = -sum_ij pi_ij sum_k p_ijk log p_ijk, with
     # 0 log 0 = 0
     safe = np.where(p > 0, p, 1.0)
-    row_entropy = -np.sum(p * np.log(safe), axis=1)
+    row_entropy = -np.sum(p * np.log(safe), axis=2).ravel()
     return float(np.sum(pi * row_entropy))
 
 
 def _entropy_rate_oracle(transition: ArrayLike) -> float:
-    """The oracle: the stationary distribution by least squares on
-    [P^T - I; 1^T] pi = [0; 1], the rows' entropies by scipy."""
+    """The oracle: H(X_1, X_2, X_3) - H(X_1, X_2) of the stationary
+    chain, by scipy's entropy of the joint distributions, with the
+    stationary distribution of pairs by least squares on
+    [Q^T - I; 1^T] pi = [0; 1]."""
     from scipy.stats import entropy  # type: ignore[import-untyped]
 
     p = np.asarray(transition, dtype=np.float64)
     k = len(p)
-    system = np.vstack([p.T - np.eye(k), np.ones((1, k))])
-    right = np.zeros(k + 1)
+    moves = np.zeros((k, k, k, k))
+    for i in range(k):
+        for j in range(k):
+            moves[i, j, j, :] = p[i, j]
+    q = moves.reshape(k * k, k * k)
+    system = np.vstack([q.T - np.eye(k * k), np.ones((1, k * k))])
+    right = np.zeros(k * k + 1)
     right[-1] = 1.0
-    pi = np.linalg.lstsq(system, right, rcond=None)[0]
-    return float(np.sum(pi * entropy(p, axis=1)))
+    pi = np.linalg.lstsq(system, right, rcond=None)[0].reshape(k, k)
+    pi = np.maximum(pi, 0.0)
+    triples = pi[:, :, None] * p
+    return float(entropy(triples.ravel()) - entropy(pi.ravel()))
+
+
+def _lifted(first_order: ArrayLike) -> NDArray[np.float64]:
+    """A first-order chain written as a second-order one: the symbol
+    before last is ignored."""
+    q = np.asarray(first_order, dtype=np.float64)
+    return np.array(np.broadcast_to(q, (len(q), *q.shape)))
 
 
 def _hidden_entropy_rate_cases(
     rng: np.random.Generator,
 ) -> tuple[Case, ...]:
     a, b = (float(x) for x in rng.uniform(0.05, 0.95, size=2))
-    iid = np.tile(rng.dirichlet(np.ones(6)), (6, 1))
-    sparse = rng.dirichlet(np.full(5, 0.3), size=5)
+    iid = np.broadcast_to(rng.dirichlet(np.ones(4)), (4, 4, 4))
+    sparse = rng.dirichlet(np.full(4, 0.3), size=(4, 4))
     sparse[sparse < 0.05] = 0.0
-    sparse[np.arange(5), (np.arange(5) + 1) % 5] += 0.1
-    sparse /= sparse.sum(axis=1, keepdims=True)
+    sparse[:, :, 0] += 0.1
+    sparse /= sparse.sum(axis=2, keepdims=True)
     return (
         Case(
-            "two states, random flip probabilities",
-            (np.array([[1 - a, a], [b, 1 - b]]),),
+            "two symbols, random flip probabilities, lifted",
+            (_lifted([[1 - a, a], [b, 1 - b]]),),
         ),
         Case(
-            "eight states, Dirichlet rows", (rng.dirichlet(np.ones(8), 8),)
+            "four symbols, Dirichlet rows",
+            (rng.dirichlet(np.ones(4), size=(4, 4)),),
         ),
-        Case("independent symbols: equal rows", (iid,)),
+        Case("independent symbols: equal rows", (np.array(iid),)),
         Case(
-            "a cycle of seven states: rate 0", (np.roll(np.eye(7), 1, 1),)
+            "a cycle of five symbols: rate 0",
+            (_lifted(np.roll(np.eye(5), 1, 1)),),
         ),
-        Case("five states, many zero entries", (sparse,)),
+        Case("four symbols, many zero entries", (sparse,)),
         Case(
-            "a periodic chain (two alternating halves)",
+            "a periodic chain (two alternating halves), lifted",
             (
-                np.kron(
-                    np.array([[0.0, 1.0], [1.0, 0.0]]),
-                    np.full((2, 2), 0.5),
+                _lifted(
+                    np.kron(
+                        np.array([[0.0, 1.0], [1.0, 0.0]]),
+                        np.full((2, 2), 0.5),
+                    )
                 ),
             ),
         ),
@@ -379,32 +410,58 @@ _EMPTY = np.array([], dtype=np.int64)
 EXERCISES = (
     Exercise(
         id="sequences-1",
-        task="the entropy rate of a Markov chain",
-        solution=markov_entropy_rate,
+        task="the entropy rate of a second-order Markov chain",
+        solution=second_order_entropy_rate,
         cases=(
             Case(
-                "two states, flip with probability 0.1",
-                (np.array([[0.9, 0.1], [0.1, 0.9]]),),
+                "a first-order chain written as second order: flip with "
+                "probability 0.1",
+                (_lifted([[0.9, 0.1], [0.1, 0.9]]),),
             ),
             Case(
-                "two states, asymmetric",
-                (np.array([[0.5, 0.5], [1.0, 0.0]]),),
-            ),
-            Case(
-                "three states, a zero entry",
+                "two symbols, each pair its own row",
                 (
                     np.array(
-                        [[0.0, 0.5, 0.5], [0.2, 0.6, 0.2], [0.3, 0.3, 0.4]]
+                        [
+                            [[0.9, 0.1], [0.5, 0.5]],
+                            [[0.2, 0.8], [0.7, 0.3]],
+                        ]
                     ),
                 ),
             ),
             Case(
-                "four independent fair symbols", (np.full((4, 4), 0.25),)
-            ),
-            Case(
-                "a periodic chain: 0 -> {1, 2} -> 0",
+                "three symbols, zero entries",
                 (
                     np.array(
+                        [
+                            [
+                                [0.0, 0.5, 0.5],
+                                [0.2, 0.6, 0.2],
+                                [1.0, 0.0, 0.0],
+                            ],
+                            [
+                                [0.3, 0.3, 0.4],
+                                [0.0, 0.0, 1.0],
+                                [0.5, 0.0, 0.5],
+                            ],
+                            [
+                                [0.1, 0.8, 0.1],
+                                [0.6, 0.4, 0.0],
+                                [0.3, 0.3, 0.4],
+                            ],
+                        ]
+                    ),
+                ),
+            ),
+            Case(
+                "three independent fair symbols",
+                (np.full((3, 3, 3), 1.0 / 3.0),),
+            ),
+            Case(
+                "a periodic chain: 0 -> {1, 2} -> 0, written as second "
+                "order",
+                (
+                    _lifted(
                         [[0.0, 0.3, 0.7], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
                     ),
                 ),
