@@ -26,7 +26,8 @@ kept. The table reports ratios:
 
 Then ``lossmod.train.fit`` against ``MLPClassifier`` (and torch, float64, one thread) on
 ``load_digits``: a 64-64-10 ReLU network, Adam (learning rate 1e-3), batches of 32, 30 epochs;
-and the time ``import lossmod`` adds to ``import numpy``.
+and the time ``import lossmod`` adds to ``import numpy``. Last, the speed goals (CONTRIBUTING.md,
+"Speed"), each met or missed, with the rows that miss it.
 """
 
 from __future__ import annotations
@@ -301,7 +302,7 @@ def bounds(repeats: int, n: int) -> str:
             "ns per float64 element")  # fmt: skip
 
 
-def training(epochs: int) -> list[str]:
+def training(epochs: int) -> tuple[list[str], float]:
     """lossmod.train.fit against MLPClassifier (and torch): digits, 64-64-10 ReLU, Adam, batches
     of 32; seconds each, median of three fits, and accuracies on the training set."""
     from sklearn.datasets import load_digits
@@ -346,7 +347,7 @@ def training(epochs: int) -> list[str]:
         t = statistics.median(values)
         lines.append(f"  {name:14} {t:7.3f} s  ratio {t / base:5.2f}  "
                      f"train accuracy {scores[name]:.3f}")  # fmt: skip
-    return lines
+    return lines, statistics.median(seconds["MLPClassifier"]) / base
 
 
 def _torch_training(X: np.ndarray, y: np.ndarray, epochs: int) -> Callable[[], float]:
@@ -371,7 +372,7 @@ def _torch_training(X: np.ndarray, y: np.ndarray, epochs: int) -> Callable[[], f
     return run
 
 
-def import_time(runs: int) -> str:
+def import_time(runs: int) -> tuple[str, float]:
     """What ``import lossmod`` adds to ``import numpy``: the medians of fresh interpreters."""
 
     def seconds(statement: str) -> float:
@@ -386,7 +387,8 @@ def import_time(runs: int) -> str:
     bare = seconds("import numpy")
     both = seconds("import numpy, lossmod")
     return (f"import: numpy {1e3 * bare:.1f} ms; numpy and lossmod {1e3 * both:.1f} ms; "
-            f"lossmod adds {1e3 * (both - bare):.1f} ms (median of {runs})")  # fmt: skip
+            f"lossmod adds {1e3 * (both - bare):.1f} ms (median of {runs})",
+            1e3 * (both - bare))  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -418,21 +420,91 @@ def main(argv: list[str]) -> int:
     header = f"{'loss':22} {'shape':>14} {'dtype':8} {'mode':11} {'lossmod ms':>10} {'bound':>12}"
     print(header + "".join(f" {c:>8}" for c in columns))
     only = set(args.only.split(",")) if args.only else None
+    rows: list[Row] = []
     for case in cases(sizes, pairs, dtypes):
         if only is not None and case.loss.split()[0] not in only:
             continue
         runs = {"lossmod": case.lossmod, "bound": case.bound, **case.others}
         t = measure(runs, repeats, sample_seconds=0.0 if args.quick else 0.002)
+        ratios = {c: t[c] / t["lossmod"] for c in columns if c in t}
+        rows.append(Row(case, t["lossmod"] / t["bound"], ratios))
         bound = f"{t['lossmod'] / t['bound']:.2f}x {case.bound_kind}"
         cells = "".join(f" {t[c] / t['lossmod']:8.2f}" if c in t else f" {'-':>8}" for c in columns)
         shape = "x".join(str(s) for s in case.shape)
         print(f"{case.loss:22} {shape:>14} {case.dtype:8} {case.mode:11} "
               f"{1e3 * t['lossmod']:10.3f} {bound:>12}{cells}", flush=True)  # fmt: skip
     print()
+    fit_ratio = None
     if not args.no_training:
-        print("\n".join(training(epochs)), flush=True)
-    print(import_time(imports))
+        lines, fit_ratio = training(epochs)
+        print("\n".join(lines), flush=True)
+    line, added_ms = import_time(imports)
+    print(line)
+    print()
+    print("\n".join(goals(rows, fit_ratio, added_ms, full=not args.quick)))
     return 0
+
+
+@dataclass
+class Row:
+    """A timed row: its case, lossmod's time over the bound, and the others' times over
+    lossmod's."""
+
+    case: Case
+    bound: float
+    ratios: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        shape = "x".join(str(s) for s in self.case.shape)
+        return f"{self.case.loss} {shape} {self.case.dtype} {self.case.mode}"
+
+
+def goals(rows: list[Row], fit_ratio: float | None, added_ms: float, full: bool) -> list[str]:
+    """The speed goals, each met or not, with the rows that miss it (a goal whose rows were not
+    timed says so; --quick's one epoch and one import are not judged)."""
+
+    def elements(row: Row) -> int:
+        return int(np.prod(row.case.shape))
+
+    def check(goal: str, misses: list[str], timed: bool) -> str:
+        if not timed:
+            return f"  -    {goal}: not timed in this run"
+        if not misses:
+            return f"  met  {goal}"
+        return f"  MISS {goal}: " + "; ".join(misses)
+
+    lines = ["goals:"]
+    naive = [r for r in rows if "naive" in r.ratios]
+    lines.append(check("naive composition >= 1.0 in every row",
+                       [f"{r.label} {r.ratios['naive']:.2f}" for r in naive
+                        if r.ratios["naive"] < 1.0], bool(naive)))  # fmt: skip
+    limits = {"mse": 3.0, "mae": 3.0, "huber": 4.0, "bce_with_logits": 2.0}
+    big = [r for r in rows if r.case.mode == "value+grad" and r.case.dtype == "float64"
+           and elements(r) == 10_000_000]  # fmt: skip
+    misses = [f"{r.label} {r.bound:.2f}x" for r in big
+              if r.bound > limits.get(r.case.loss.split()[0], 2.0)]  # fmt: skip
+    lines.append(check("value+grad at 1e7 float64: <= 3x stream (MSE, MAE), 4x (Huber), "
+                       "2x exp+log (BCE, cross-entropy)", misses, bool(big)))  # fmt: skip
+    f32 = [r for r in rows if r.case.dtype == "float32" and r.case.mode == "value"
+           and r.case.loss in ("mse", "mae") and elements(r) == 10_000_000]  # fmt: skip
+    lines.append(check("float32 value at 1e7: <= 2.5x the float32 stream (MSE, MAE)",
+                       [f"{r.label} {r.bound:.2f}x" for r in f32 if r.bound > 2.5],
+                       bool(f32)))  # fmt: skip
+    for size, modes, dtype in ((1_000_000, MODES, "float32"),
+                               (10_000, ("value", "value+grad"), None)):  # fmt: skip
+        timed = [r for r in rows if "torch1" in r.ratios and elements(r) == size
+                 and r.case.mode in modes and dtype in (None, r.case.dtype)]  # fmt: skip
+        lines.append(check(f"at {size:.0e} elements{' float32' if dtype else ''}: as fast as "
+                           "torch on one thread",
+                           [f"{r.label} {r.ratios['torch1']:.2f}" for r in timed
+                            if r.ratios["torch1"] < 1.0], bool(timed)))  # fmt: skip
+    lines.append(check("fit no slower than MLPClassifier",
+                       [] if fit_ratio is None or fit_ratio >= 1.0 else [f"{fit_ratio:.2f}"],
+                       full and fit_ratio is not None))  # fmt: skip
+    lines.append(check("import adds <= 15 ms to numpy's",
+                       [] if added_ms <= 15.0 else [f"{added_ms:.1f} ms"], full))  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":

@@ -36,3 +36,8 @@ def test_loss_benchmark_quick_mode_prints_every_row() -> None:
     rest = "\n".join(lines[lines.index("") :])
     assert "training: load_digits" in rest and "MLPClassifier" in rest and "lossmod " in rest
     assert "import: numpy" in rest and "lossmod adds" in rest
+    # the goals, each met, missed (with its rows) or not timed at --quick's sizes
+    goals = rest[rest.index("goals:") :].splitlines()[1:]
+    assert len(goals) == 7
+    assert all(line.split()[0] in ("met", "MISS", "-") for line in goals)
+    assert any(line.startswith("  -    value+grad at 1e7") for line in goals)
