@@ -40,8 +40,8 @@ book: $(STAMP)
 test: lint types browser-deps pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lossmod instructor tests tools _ext benchmarks
-	$(BIN)/ruff format --check lossmod instructor tests tools _ext benchmarks
+	$(BIN)/ruff check conftest.py lossmod instructor tests tools _ext benchmarks
+	$(BIN)/ruff format --check conftest.py lossmod instructor tests tools _ext benchmarks
 
 types: $(STAMP)
 	$(BIN)/mypy

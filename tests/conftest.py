@@ -1,13 +1,7 @@
 """Test configuration: deterministic hypothesis runs, a seeded random generator, and the built book
 (built once per test run, shared by the pytest-xdist workers)."""
 
-# ruff: noqa: E402 (the environment is set before the other imports)
-from tests.helpers.environment import apply_numeric_environment
-
-# Before NumPy loads (OpenBLAS reads its variables then): `pytest` alone runs, and the kernels it
-# starts compute, as under `make test`.
-apply_numeric_environment()
-
+# The numeric environment is set by the project's root conftest.py, which pytest loads first.
 import fcntl
 import os
 import tempfile

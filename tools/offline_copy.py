@@ -220,6 +220,9 @@ def pdf(
         with serve(copy) as base, chromium() as driver:
             driver.set_script_timeout(300)
             driver.set_page_load_timeout(300)  # chromedriver's print waits on the renderer too
+            # selenium waits 120 s for chromedriver's answer; printing the whole book took longer
+            # on a busy 2-core machine
+            driver.command_executor._client_config.timeout = 900
             driver.get(base + page.relative_to(copy).as_posix())
             status = driver.execute_async_script(
                 "const done = arguments[arguments.length - 1];"
