@@ -259,12 +259,26 @@ def kl_divergence(
     """
     p_values, q_values, out_dtype = _kl_divergence_args(p, q, reduction)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # log(p / q) rather than log p - log q: one rounding, and exact 0
-        # when p == q.
         terms = np.where(
-            p_values == 0, 0.0, p_values * np.log(p_values / q_values)
+            p_values == 0, 0.0, p_values * _log_ratio(p_values, q_values)
         )
     return reduce(terms.sum(axis=-1), reduction, out_dtype)
+
+
+def _log_ratio(p: FloatArray, q: FloatArray) -> FloatArray:
+    """log(p / q), +inf where q = 0 < p.
+
+    log(p / q) rather than log p - log q: one rounding, and exact 0 when
+    p == q; but where p / q overflows (a subnormal q) or underflows to 0
+    (a subnormal p) while both are > 0, log p - log q, which is finite.
+    """
+    with np.errstate(all="ignore"):
+        ratio = p / q
+        log_ratio = np.log(ratio)
+        lost = ((ratio == 0) & (p > 0)) | (np.isinf(ratio) & (q > 0))
+        if lost.any():
+            log_ratio[lost] = np.log(p[lost]) - np.log(q[lost])
+    return log_ratio
 
 
 def kl_divergence_grad(
@@ -277,7 +291,7 @@ def kl_divergence_grad(
         # Where q = 0 the divergence jumps to +inf as soon as p > 0: the
         # slope is +inf.
         grad = np.where(
-            q_values == 0, np.inf, np.log(p_values / q_values) + 1.0
+            q_values == 0, np.inf, _log_ratio(p_values, q_values) + 1.0
         )
     count = p_values.size // p_values.shape[-1]
     return (mean_scale(reduction, count) * grad).astype(out_dtype)
@@ -290,7 +304,7 @@ def _kl_divergence_value_and_grad(
     from one check of the arguments and one log(p / q)."""
     p_values, q_values, out_dtype = _kl_divergence_args(p, q, reduction)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.log(p_values / q_values)
+        log_ratio = _log_ratio(p_values, q_values)
         terms = np.where(p_values == 0, 0.0, p_values * log_ratio)
         grad = np.where(q_values == 0, np.inf, log_ratio + 1.0)
     count = p_values.size // p_values.shape[-1]
