@@ -269,3 +269,96 @@ def test_listing_and_help_are_plain_and_complete() -> None:
                              check=False)  # fmt: skip
         assert run.returncode == 0 and run.stdout.startswith("usage: lossmod")
         assert "``" not in run.stdout and ":func:" not in run.stdout
+
+
+def _sgd_step_without_the_2(design: Any, target: Any, theta: Any, eta: float,
+                            weights: Any = None) -> Any:  # fmt: skip
+    a, y, t = (np.asarray(v, dtype=float) for v in (design, target, theta))
+    s = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    return t - eta * a.T @ (s * (a @ t - y)) / s.sum()
+
+
+def _bisect_g_itself(threshold: float) -> float:
+    low, high = np.log(threshold / 2) - 1.0, -np.log(2.0)
+    while (middle := 0.5 * (low + high)) not in (low, high):
+        g = 2 * np.exp(middle) / (1 + np.exp(middle)) ** 3
+        low, high = (middle, high) if g < threshold else (low, middle)
+    return float(high)
+
+
+WRONG_ANSWERS: list[tuple[str, Any, str, str]] = [
+    # (exercise, a plausible wrong answer, a case it fails, what the feedback says there)
+    (
+        "what-is-a-loss-4",
+        lambda a, y, t: np.asarray(a).T @ (np.asarray(a) @ t - y) / len(y),
+        "at zero",
+        "every value is 2 times too small: 2.",
+    ),
+    (
+        "what-is-a-loss-4",
+        lambda a, y, t: np.asarray(a).T @ (np.asarray(a) @ t - y) / len(y),
+        "one feature",
+        "every value is 2 times too small: 2.",
+    ),
+    (
+        "what-is-a-loss-4",
+        lambda a, y, t: 2 * np.asarray(a).T @ (np.asarray(a) @ t - y),
+        "at zero",
+        "4 times too large: the number of rows, 4.",
+    ),
+    ("training-1", _sgd_step_without_the_2, "from zero", "every value is 2 times too small: 2."),
+    ("training-1", _sgd_step_without_the_2, "weights 1, 2, 3, 4", "2 times too small: 2."),
+    (
+        "training-4",
+        lambda a: 2 / np.linalg.eigvalsh(np.asarray(a).T @ a / len(a))[-1],
+        "two features and an intercept",
+        "every value is 2 times too large: 2.",
+    ),
+    (
+        "bce-1",
+        lambda z, y: np.logaddexp(0, z) - y * z,
+        "confident logits +-40",
+        "expected 4.248e-18, got 0.",
+    ),
+    (
+        "bce-1",
+        lambda z, y: np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z))),
+        "a soft label 1 - 1e-10 at z = 37.7",
+        "a formula that loses digits",
+    ),
+    (
+        "loss-landscapes-4",
+        lambda h, tol=1e-8: EXERCISES["loss-landscapes-4"].solution(h, 0.0),
+        "eigenvalues 1e-12 and 3, default tol",
+        "expected nan, got 1.",
+    ),
+    (
+        "loss-landscapes-4",
+        lambda h, tol=1e-8: EXERCISES["loss-landscapes-4"].solution(h, 0.0),
+        "eigenvalues -1e-12 and 3, default tol",
+        "expected nan, got 0.",
+    ),
+    (
+        "why-cross-entropy-3",
+        _bisect_g_itself,
+        "threshold 1e-320, a subnormal number",
+        "a formula that loses digits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong", "case", "says"), WRONG_ANSWERS)
+def test_public_checks_fail_plausible_wrong_answers_and_say_why(
+    exercise_id: str, wrong: Any, case: str, says: str
+) -> None:
+    """Wrong answers that second readers found passing, or hinted at with the wrong cause (a
+    missing factor 2 blamed on an axis of length 2), fail the named case with the right hint;
+    the reference solution agrees with its oracle there within the exercise's own tolerances."""
+    with np.errstate(all="ignore"):
+        report = check(exercise_id, wrong)
+    failed = {r.case.name: str(r.problem) for r in report.results if not r.passed}
+    assert case in failed and says in " ".join(failed[case].split()), failed
+    exercise = EXERCISES[exercise_id]
+    (public,) = [c for c in exercise.cases if c.name == case]
+    assert compare(public.call(exercise.solution), public.call(exercise.oracle),
+                   rtol=exercise.rtol, atol=exercise.atol) is None  # fmt: skip

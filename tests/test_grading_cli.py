@@ -180,7 +180,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     for folder in (submissions, out, scratch, submissions / "x" / "s", submissions / "y" / "s"):
         folder.mkdir(parents=True, exist_ok=True)
     honest = Fixture("honest", "ok", "full", (PRELUDE, exercise_cell(None))).build({})
-    body = "return np.full(2, 1234.5)"
+    body = "return np.full(3, 1234.5)"
     wrong = Fixture("wrong", "ok", "zero", (PRELUDE, exercise_cell(body))).build({})
     (submissions / "a b.ipynb").write_bytes(honest)
     (submissions / "a_b.ipynb").write_bytes(wrong)
@@ -277,11 +277,11 @@ def test_feedback_is_readable_and_hides_hidden_inputs(graded: Graded) -> None:
     assert "- Public checks passed: " in text and "- Hidden checks: " in text
     wrong = (graded.out / "feedback" / "a_b.md").read_text()
     assert "# Feedback for a\\_b" in wrong and f"{heading}: failed, 0 of 1 point" in wrong
-    assert "- Public check at zero failed: `2 of 2 values differ" in wrong
-    assert "expected -22.67, got 1234.`\n  - called with `array([[1., 1.]," in wrong
+    assert "- Public check at zero failed: `3 of 3 values differ" in wrong
+    assert "expected -17.5, got 1234.`\n  - called with `array([[1., 0., 1.]," in wrong
     hidden = wrong[wrong.index("- Hidden checks: 0 of 2 passed") :]
     assert "called with" not in hidden and "1234" not in hidden and "[" not in hidden
-    assert "  - large values: failed: returned an array of the wrong shape\n" in hidden
+    assert "  - large values: failed: returned wrong values\n" in hidden
     refused = (graded.out / "feedback" / "copy.md").read_text()
     assert "Not graded. Status: **invalid**" in refused
 

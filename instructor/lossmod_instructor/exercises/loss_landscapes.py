@@ -539,6 +539,16 @@ EXERCISES = (
                 (np.diag([1e-9, 2e-9]),),
                 {"tol": 1e-12},
             ),
+            # and with the default tol = 1e-8: +-1e-12 counts as zero, so
+            # both are inconclusive (ignoring tol, a minimum and a saddle)
+            Case(
+                "eigenvalues 1e-12 and 3, default tol",
+                (np.diag([1e-12, 3.0]),),
+            ),
+            Case(
+                "eigenvalues -1e-12 and 3, default tol",
+                (np.diag([-1e-12, 3.0]),),
+            ),
         ),
         oracle=_classify_oracle,
         hidden=_classify_hidden,

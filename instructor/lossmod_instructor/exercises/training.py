@@ -372,7 +372,15 @@ def _stable_rate_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     )
 
 
-_DESIGN = np.array([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+# Two features and an intercept column, four examples: neither the number
+# of columns nor the number of rows is 2 (or equal to the other), so the
+# checker hints a missing factor 2 (of the square, or of the Hessian's
+# 2 / n) as the 2, and a sum in place of the mean as the number of rows.
+_DESIGN = np.array(
+    [[1.0, 0.0, 1.0], [2.0, 1.0, 1.0], [3.0, -1.0, 1.0], [0.0, 2.0, 1.0]]
+)
+_FIT = np.array([2.0, -1.0, 1.0])
+_TARGET = np.array([3.0, 4.0, 8.0, -1.0])  # _DESIGN @ _FIT
 _GRAD_OUT = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, -1.0, 3.0]])
 
 EXERCISES = (
@@ -381,58 +389,41 @@ EXERCISES = (
         task="one gradient-descent step for weighted least squares",
         solution=sgd_step,
         cases=(
-            Case(
-                "from zero",
-                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2), 0.1),
-            ),
-            Case(
-                "at the exact fit",
-                (
-                    _DESIGN,
-                    np.array([3.0, 5.0, 7.0]),
-                    np.array([2.0, 1.0]),
-                    0.1,
-                ),
-            ),
+            Case("from zero", (_DESIGN, _TARGET, np.zeros(3), 0.1)),
+            Case("at the exact fit", (_DESIGN, _TARGET, _FIT, 0.1)),
             Case(
                 "one feature",
                 (
-                    np.array([[0.5], [-1.0]]),
-                    np.array([1.0, 2.0]),
+                    np.array([[0.5], [-1.0], [1.5]]),
+                    np.array([1.0, 2.0, -0.5]),
                     np.array([3.0]),
                     0.5,
                 ),
             ),
             # weights that do not sum to n: divide by their sum, not by n
             Case(
-                "weights 1, 2, 3",
+                "weights 1, 2, 3, 4",
                 (
                     _DESIGN,
-                    np.array([3.0, 5.0, 7.0]),
-                    np.zeros(2),
+                    _TARGET,
+                    np.zeros(3),
                     0.1,
-                    np.array([1.0, 2.0, 3.0]),
+                    np.array([1.0, 2.0, 3.0, 4.0]),
                 ),
             ),
             Case(
                 "a zero weight drops the last example",
                 (
                     _DESIGN,
-                    np.array([3.0, 5.0, 0.0]),
-                    np.zeros(2),
+                    np.array([3.0, 4.0, 8.0, 0.0]),
+                    np.zeros(3),
                     0.1,
-                    np.array([1.0, 1.0, 0.0]),
+                    np.array([1.0, 1.0, 1.0, 0.0]),
                 ),
             ),
             Case(
                 "equal weights of 10: the plain mean",
-                (
-                    _DESIGN,
-                    np.array([3.0, 5.0, 7.0]),
-                    np.zeros(2),
-                    0.1,
-                    np.full(3, 10.0),
-                ),
+                (_DESIGN, _TARGET, np.zeros(3), 0.1, np.full(4, 10.0)),
             ),
         ),
         oracle=_sgd_step_oracle,
@@ -546,7 +537,7 @@ EXERCISES = (
         ),
         solution=largest_stable_learning_rate,
         cases=(
-            Case("a line", (_DESIGN,)),
+            Case("two features and an intercept", (_DESIGN,)),
             Case("identity design", (np.eye(3),)),
             Case("one feature", (np.array([[1.0], [-2.0], [2.0]]),)),
         ),

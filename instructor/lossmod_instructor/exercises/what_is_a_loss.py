@@ -64,7 +64,15 @@ def _hidden_line_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     )
 
 
-_DESIGN = np.array([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+# Two features and an intercept column, four examples: neither the number
+# of columns nor the number of rows is 2 (or equal to the other), so the
+# checker hints a missing factor 2 (of the square) as the 2, and a sum in
+# place of the mean as the number of rows.
+_DESIGN = np.array(
+    [[1.0, 0.0, 1.0], [2.0, 1.0, 1.0], [3.0, -1.0, 1.0], [0.0, 2.0, 1.0]]
+)
+_FIT = np.array([2.0, -1.0, 1.0])
+_TARGET = np.array([3.0, 4.0, 8.0, -1.0])  # _DESIGN @ _FIT
 
 EXERCISES = (
     Exercise(
@@ -72,10 +80,7 @@ EXERCISES = (
         task="gradient of the linear-regression cost",
         solution=line_cost_gradient,
         cases=(
-            Case(
-                "at the exact fit",
-                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.array([2.0, 1.0])),
-            ),
+            Case("at the exact fit", (_DESIGN, _TARGET, _FIT)),
             # "for any number d of features": d = 3, no intercept column
             Case(
                 "four examples, three features",
@@ -92,15 +97,12 @@ EXERCISES = (
                     np.array([0.5, -1.0, 2.0]),
                 ),
             ),
-            Case(
-                "at zero",
-                (_DESIGN, np.array([3.0, 5.0, 7.0]), np.zeros(2)),
-            ),
+            Case("at zero", (_DESIGN, _TARGET, np.zeros(3))),
             Case(
                 "one feature",
                 (
-                    np.array([[0.5], [-1.0]]),
-                    np.array([1.0, 2.0]),
+                    np.array([[0.5], [-1.0], [1.5]]),
+                    np.array([1.0, 2.0, -0.5]),
                     np.array([3.0]),
                 ),
             ),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -89,7 +91,8 @@ def vanishing_logit(threshold: float) -> float:
     Parameters
     ----------
     threshold : float
-        In (0, 8/27), as small as 1e-300.
+        In (0, 8/27), as small as 1e-320 (a subnormal float, where g
+        itself keeps only a few digits).
 
     Returns
     -------
@@ -146,21 +149,28 @@ def _numerical_softmax_squared_error_grad(
     )
 
 
-def _brentq_vanishing_logit(threshold: float) -> float:
-    """scipy's Brent root finder on 2 expit(z) expit(-z)^2 - threshold,
-    z < -log 2."""
-    from scipy.optimize import brentq  # type: ignore[import-untyped]
-    from scipy.special import expit  # type: ignore[import-untyped]
+def _mpmath_vanishing_logit(threshold: float) -> float:
+    """Bisection of 2 sigmoid(z) sigmoid(-z)^2 = threshold, z < -log 2, in
+    60-digit arithmetic (mpmath), whose exponent range has no underflow:
+    g itself, not its log, even for a subnormal threshold (scipy's brentq
+    on expit in float64 stops about 28 short of the root at 1e-320)."""
+    import mpmath  # type: ignore[import-untyped]
 
-    return float(
-        brentq(
-            lambda z: 2.0 * expit(z) * expit(-z) ** 2 - threshold,
-            np.log(threshold / 2.0) - 1.0,
-            -np.log(2.0),
-            xtol=1e-14,
-            rtol=4 * np.finfo(float).eps,
-        )
-    )
+    with mpmath.workdps(60):
+        t = mpmath.mpf(threshold)  # exact: every float is an mpf
+
+        def g(z: Any) -> Any:
+            return 2 * mpmath.exp(z) / (1 + mpmath.exp(z)) ** 3
+
+        # g(z) < 2 e^z: g < t at log(t / 2); g = 8/27 > t at -log 2.
+        low, high = mpmath.log(t / 2) - 1, -mpmath.log(2)
+        for _ in range(240):  # a bracket of under 800, to 1e-70
+            middle = (low + high) / 2
+            if g(middle) < t:
+                low = middle
+            else:
+                high = middle
+        return float(high)
 
 
 # --- Hidden cases --------------------------------------------------------
@@ -215,7 +225,7 @@ def _hidden_softmax_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 
 
 def _hidden_threshold_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    # 1e-300 and 0.29 (close to the maximum 8/27) are public cases
+    # 1e-300, 1e-320 and 0.29 (close to the maximum 8/27) are public cases
     return (
         Case("random threshold", (float(rng.uniform(1e-4, 0.25)),)),
         Case("1e-12", (1e-12,)),
@@ -311,11 +321,15 @@ EXERCISES = (
         cases=(
             Case("threshold 1e-3", (1e-3,)),
             Case("threshold 1e-6", (1e-6,)),
-            # "thresholds as small as 1e-300", and near the maximum
+            # "thresholds as small as 1e-320", and near the maximum
             Case("threshold 1e-300", (1e-300,)),
+            # subnormal: g(z) itself has only about 3 significant digits
+            # there, so a root of g (not of log g) is off by about 1e-6
+            # relative (or by 28 if exp(-z) overflows, in expit)
+            Case("threshold 1e-320, a subnormal number", (1e-320,)),
             Case("threshold 0.29, just below 8/27", (0.29,)),
         ),
-        oracle=_brentq_vanishing_logit,
+        oracle=_mpmath_vanishing_logit,
         hidden=_hidden_threshold_cases,
         rtol=1e-9,
         atol=1e-12,
