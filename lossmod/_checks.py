@@ -52,7 +52,7 @@ def as_float(
     values = array.astype(np.float64, copy=False)
     check_no_nan(name, values)
     if finite and not np.isfinite(values).all():
-        index = _first(~np.isfinite(values))
+        index = first_index(~np.isfinite(values))
         raise ValueError(
             f"{name} must be finite; got {float(values[index])} "
             f"at index {index}"
@@ -83,7 +83,9 @@ def check_no_nan(name: str, values: Float64Array) -> None:
     """Raise if ``values`` holds a NaN, naming the first one's index."""
     nan = np.isnan(values)
     if nan.any():
-        raise ValueError(f"{name} contains NaN at index {_first(nan)}")
+        raise ValueError(
+            f"{name} contains NaN at index {first_index(nan)}"
+        )
 
 
 def check_same_shape(
@@ -115,7 +117,7 @@ def check_interval(
     """Raise unless every value lies in the closed interval [low, high]."""
     outside = (values < low) | (values > high)
     if outside.any():
-        index = _first(outside)
+        index = first_index(outside)
         raise ValueError(
             f"{name} must hold {what} in [{low:g}, {high:g}]; "
             f"got {float(values[index])} at index {index}"
@@ -129,7 +131,7 @@ def check_distributions(name: str, values: Float64Array) -> None:
     tolerance = 100 * values.shape[-1] * np.finfo(np.float32).eps
     wrong = np.abs(totals - 1.0) > tolerance
     if wrong.any():
-        index = _first(wrong)
+        index = first_index(wrong)
         if values.ndim == 1:
             raise ValueError(
                 f"{name} must be a distribution summing to 1; "
@@ -158,7 +160,7 @@ def check_weight(
             f"which does not broadcast to the input's shape {shape}"
         )
     if (values < 0).any():
-        index = _first(values < 0)
+        index = first_index(values < 0)
         raise ValueError(
             f"{name} must be >= 0; got {float(values[index])} "
             f"at index {index}"
@@ -213,9 +215,9 @@ def mean_scale(reduction: str, count: int) -> float:
     return 1.0 / count
 
 
-def _first(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+def first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
     """Index of the first True entry of ``mask``, as a tuple
-    (``()`` for 0-d)."""
+    (``()`` for 0-d): where an error message points."""
     if mask.ndim == 0:
         return ()
     return tuple(int(i) for i in np.argwhere(mask)[0])

@@ -350,16 +350,12 @@ def _finite(*blocks: Operand) -> bool:
     sum: of two blocks with each other (one pass for both; a NaN or an
     infinity in either makes it NaN or infinite), else of each block with
     itself. (It may also overflow: then the full checks look, and pass.)"""
-    if len(blocks) == 2:
-        a, b = blocks
-        if (
-            isinstance(a, np.ndarray)
-            and isinstance(b, np.ndarray)
-            and a.ndim == b.ndim == 1
-            and a.dtype == b.dtype
-        ):  # the usual case: no conversion, no list
-            return math.isfinite(np.dot(a, b))
-    values = [np.asarray(block).reshape(-1) for block in blocks]
+    values = [
+        block
+        if isinstance(block, np.ndarray) and block.ndim == 1
+        else np.asarray(block).reshape(-1)
+        for block in blocks
+    ]
     if len(values) == 2 and values[0].dtype == values[1].dtype:
         return math.isfinite(np.dot(values[0], values[1]))
     return all(math.isfinite(np.dot(v, v)) for v in values)

@@ -30,10 +30,14 @@ import math
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
-import numpy as np
 from numpy.typing import NDArray
 
-from lossmod._checks import FloatArray, LossValue, legacy_reduction
+from lossmod._checks import (
+    FloatArray,
+    LossValue,
+    first_index,
+    legacy_reduction,
+)
 
 Parts = tuple[LossValue, FloatArray]
 P = ParamSpec("P")
@@ -104,11 +108,6 @@ def _maker(
 
 
 # --- Shared checks -----------------------------------------------------
-
-
-def first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
-    """The index of the first True entry of ``mask`` (``()`` for 0-d)."""
-    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
 
 
 def check_signs(

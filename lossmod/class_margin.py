@@ -25,6 +25,7 @@ from lossmod._checks import (
     check_same_shape,
     check_weight,
     finish_both,
+    first_index,
     legacy_reduction,
 )
 from lossmod.primitives import _sigmoid, _softplus
@@ -39,10 +40,6 @@ __all__ = [
 ]
 
 Parts = tuple[LossValue, FloatArray]
-
-
-def _first_index(mask: NDArray[Any]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
 
 
 def _rows(
@@ -356,7 +353,7 @@ def _label_lists(
     wrong = listed & ((y < -1) | (y >= c))
     wrong |= (y < -1) & ~listed
     if wrong.any():
-        index = _first_index(wrong)
+        index = first_index(wrong)
         raise ValueError(
             f"target must hold class indices in [0, {c - 1}], each list "
             f"ended by -1; got {y[index]} at index {index}"

@@ -10,7 +10,6 @@ README's "torch's corner cases").
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,6 +23,7 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     finish_both,
+    first_index,
     legacy_reduction,
 )
 
@@ -36,10 +36,6 @@ __all__ = [
 
 Parts = tuple[LossValue, FloatArray]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _first_index(mask: Any) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
 
 
 # --- Poisson ------------------------------------------------------------
@@ -58,7 +54,7 @@ def _poisson_parts(
     t, _ = as_float("target", target)
     check_same_shape("input", x, "target", t)
     if (t < 0).any():
-        index = _first_index(t < 0)
+        index = first_index(t < 0)
         raise ValueError(
             f"target must hold counts >= 0; got {float(t[index])} at "
             f"index {index}"
@@ -73,7 +69,7 @@ def _poisson_parts(
             slopes = rate - t
         else:
             if (x < 0).any():
-                index = _first_index(x < 0)
+                index = first_index(x < 0)
                 raise ValueError(
                     "input must hold rates >= 0 when log_input=False; "
                     f"got {float(x[index])} at index {index}"
@@ -197,7 +193,7 @@ def _variance(var: ArrayLike, shape: tuple[int, ...]) -> Float64Array:
                 "with a last axis of 1, or a scalar"
             )
     if (v < 0).any():
-        index = _first_index(v < 0)
+        index = first_index(v < 0)
         raise ValueError(
             f"var must be >= 0; got {float(v[index])} at index {index}"
         )

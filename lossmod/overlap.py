@@ -38,6 +38,7 @@ from lossmod._checks import (
     check_interval,
     check_reduction,
     check_same_shape,
+    first_index,
     mean_scale,
     reduce,
 )
@@ -102,7 +103,7 @@ def _tversky_terms(
     numerator = alpha * fp + beta * fn
     denominator = tp + numerator + smooth
     if np.any(denominator == 0):
-        index = tuple(int(i) for i in np.argwhere(denominator == 0)[0])
+        index = first_index(denominator == 0)
         raise ValueError(
             f"the mask at index {index[:-1]} is empty and so is its "
             "prediction, and smooth = 0: the loss is 0 / 0; "

@@ -26,6 +26,7 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     finish_both,
+    first_index,
 )
 from lossmod._parts import (
     Parts,
@@ -327,7 +328,7 @@ def _simpo_parts(
         ("rejected_lengths", lr),
     ):
         if (lengths <= 0).any():
-            index = tuple(int(i) for i in np.argwhere(lengths <= 0)[0])
+            index = first_index(lengths <= 0)
             raise ValueError(
                 f"{name} must be > 0 (tokens in each response); got "
                 f"{float(lengths[index])} at index {index}"

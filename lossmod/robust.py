@@ -30,11 +30,11 @@ from lossmod._checks import (
     check_reduction,
     check_same_shape,
     finish_both,
+    first_index,
 )
 from lossmod._parts import (
     Parts,
     check_positive,
-    first_index,
     grad_of,
     value_of,
 )

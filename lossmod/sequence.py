@@ -25,6 +25,7 @@ from lossmod._checks import (
     Reduction,
     as_float,
     check_reduction,
+    first_index,
 )
 
 __all__ = ["ctc_loss", "ctc_loss_grad"]
@@ -134,14 +135,14 @@ def _targets(
     # padding may hold anything, as in PyTorch.
     outside = used & ((padded < 0) | (padded >= n_classes))
     if outside.any():
-        n, j = (int(i) for i in np.argwhere(outside)[0])
+        n, j = first_index(outside)
         raise ValueError(
             f"targets must hold class indices in [0, {n_classes}); got "
             f"{padded[n, j]} at sequence {n}, position {j}"
         )
     is_blank = used & (padded == blank)
     if is_blank.any():
-        n, j = (int(i) for i in np.argwhere(is_blank)[0])
+        n, j = first_index(is_blank)
         raise ValueError(
             f"targets must not contain the blank ({blank}); got it at "
             f"sequence {n}, position {j}"
@@ -167,7 +168,7 @@ def _ctc_args(
             f"got shape {lp.shape}"
         )
     if (lp == np.inf).any():
-        where = tuple(int(i) for i in np.argwhere(lp == np.inf)[0])
+        where = first_index(lp == np.inf)
         raise ValueError(
             f"log_probs must be < +inf (log-probabilities); got inf at "
             f"index {where}"
