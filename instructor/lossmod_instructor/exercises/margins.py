@@ -170,9 +170,8 @@ def margin_minimisers(eta: ArrayLike, cost: float) -> NDArray[np.float64]:
     Parameters
     ----------
     eta : array of shape (n,)
-        Probabilities of the label +1, in (0, 1), none with
-        cost * eta = 1 - eta (where the hinge has a whole interval of
-        minimisers).
+        Probabilities of the label +1, in (0, 1); the checks avoid the
+        one eta at which the hinge's minimiser is not unique.
     cost : float
         The weight cost > 0 of the positive examples' loss (1: the
         unweighted losses).

@@ -30,9 +30,9 @@ def second_order_entropy_rate(transition: ArrayLike) -> float:
     transition : array of shape (K, K, K)
         Each transition[i, j] is a probability distribution over the
         next symbol (non-negative, summing to 1); some entries may be
-        exactly 0. The pairs of consecutive symbols have one stationary
-        distribution; the chain may be periodic, and some pairs may
-        never occur in it.
+        exactly 0. The chain has one stationary regime; it may be
+        periodic, and some combinations of symbols may never occur in
+        it.
 
     Returns
     -------
