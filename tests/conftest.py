@@ -15,6 +15,7 @@ import pytest
 from hypothesis import settings
 
 from tests.helpers.book import KERNEL_DIED, STRICT, build_book
+from tests.helpers.layers import layer_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,27 +47,6 @@ nbval.kernel.start_new_kernel = _start_kernel_with_retry
 # Deterministic: the same examples on every run, no example database carried between runs.
 settings.register_profile("course", derandomize=True, database=None, deadline=None)
 settings.load_profile("course")
-
-
-# The test layers, as markers: `pytest -m fast` (or `make test-fast`) runs the library's unit and
-# property tests and the exercise registry in well under a minute; the others run the notebooks,
-# build the book, drive the browser or run the grader. A test file not listed here is fast, so a
-# new library test lands in the layer contributors run most.
-LAYERS = {
-    "notebooks": {"test_notebooks.py", "test_notebook_rounding.py"},
-    "book": {"test_book.py", "test_editions.py", "test_release.py"},
-    "browser": {"test_browser.py", "test_lab.py"},
-    "grading": {"test_check_notebook.py", "test_gradescope.py"},
-}
-
-
-def layer_of(path: Path) -> str:
-    """The layer of a test file: notebooks (nbval items included), book, browser, grading or fast."""
-    if path.suffix == ".ipynb":
-        return "notebooks"
-    if path.name.startswith("test_grading"):
-        return "grading"
-    return next((layer for layer, files in LAYERS.items() if path.name in files), "fast")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

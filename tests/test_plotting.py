@@ -109,10 +109,12 @@ def test_offline_html_fits_a_phone_and_has_alt_text() -> None:
 
 
 def test_offline_html_requires_an_alt_text() -> None:
-    """An empty alt text is refused: the book's figures all say what they show."""
+    """An empty alt text is refused, and the same animation with one is rendered: the book's
+    figures all say what they show."""
     fig, animation = _tiny_animation()
     with pytest.raises(ValueError, match=r"^alt must say what the animation shows"):
         offline_html(animation, alt=" ")
+    assert 'alt="a line growing"' in offline_html(animation, alt="a line growing")
     matplotlib.pyplot.close(fig)
 
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import functools
+import math
+
 import lossmod
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -207,38 +210,42 @@ def welsch_mode(samples: ArrayLike, scale: float) -> float:
 # --- Oracles: independent computations -----------------------------------
 
 
+@functools.cache
+def _quadrature_huber_k(efficiency: float) -> float:
+    """k from the efficiency by numerical integration against the normal
+    density (no closed form); cached, as the cases share four values."""
+    from scipy import integrate, optimize
+
+    def density(z: float) -> float:
+        return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+    def gaussian_efficiency(k: float) -> float:
+        slope = integrate.quad(density, -k, k, epsabs=1e-14)[0]
+        # E[clip(z, -k, k)^2]: z^2 inside the kink, k^2 beyond it
+        inside = integrate.quad(
+            lambda z: z * z * density(z), 0, k, epsabs=1e-14
+        )[0]
+        beyond = integrate.quad(density, k, np.inf, epsabs=1e-14)[0]
+        return float(slope**2 / (2 * inside + 2 * k * k * beyond))
+
+    return float(
+        optimize.brentq(
+            lambda t: gaussian_efficiency(t) - efficiency,
+            0.01,
+            10.0,
+            xtol=1e-13,
+        )
+    )
+
+
 def _quadrature_huber_delta(
     residuals: ArrayLike, efficiency: float = 0.95
 ) -> float:
-    """k from the efficiency by numerical integration against the normal
-    density (no closed form), and scipy's normalised MAD."""
-    from scipy import (
-        integrate,
-        optimize,
-        stats,
-    )
+    """k by quadrature and scipy's normalised MAD."""
+    from scipy import stats
 
-    def gaussian_efficiency(k: float) -> float:
-        slope = integrate.quad(stats.norm.pdf, -k, k, epsabs=1e-14)[0]
-        square = integrate.quad(
-            lambda z: np.clip(z, -k, k) ** 2 * stats.norm.pdf(z),
-            -np.inf,
-            np.inf,
-            points=None,
-            epsabs=1e-14,
-            epsrel=1e-13,
-        )[0]
-        return float(slope**2 / square)
-
-    k = optimize.brentq(
-        lambda t: gaussian_efficiency(t) - efficiency,
-        0.01,
-        10.0,
-        xtol=1e-13,
-    )
-    return float(
-        k
-        * stats.median_abs_deviation(np.asarray(residuals), scale="normal")
+    return _quadrature_huber_k(float(efficiency)) * float(
+        stats.median_abs_deviation(np.asarray(residuals), scale="normal")
     )
 
 
