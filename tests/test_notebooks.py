@@ -57,28 +57,34 @@ def test_claim_checks_show_their_numbers(path: Path) -> None:
     """No claim is checked with a bare `assert np.isclose(...)` or `assert np.allclose(...)`:
     pytest's assertion rewriting does not reach the kernel, so such a check fails without its
     numbers; np.testing.assert_allclose prints both."""
-    bare = re.compile(r"^\s*assert\s+(not\s+)?np\.(is|all)close\(", re.MULTILINE)
+    bare = re.compile(r"^\s*assert[\s(]+(not[\s(]+)?np\.(is|all)close\(", re.MULTILINE)
     cells = json.loads(path.read_text())["cells"]
     found = [i for i, c in enumerate(cells) if bare.search("".join(c["source"]))]
     assert not found, f"cells {found} assert np.isclose/np.allclose"
 
 
 def test_a_broken_claim_fails_with_both_numbers(tmp_path: Path) -> None:
-    """A hidden claim check that fails under nbval shows the computed and the expected number."""
+    """A hidden claim check that fails under nbval shows the computed and the expected number:
+    np.testing.assert_allclose prints both, and a plain `assert` shows its operands, as the
+    project's IPython profile rewrites the asserts of every cell as pytest does (.ipython/
+    profile_default/startup)."""
+    sources = [
+        "import numpy as np\ncomputed = np.sqrt(2.0)\n"
+        "np.testing.assert_allclose(computed, 1.5, rtol=1e-9)",
+        "gap = abs(computed - 1.5)\nassert gap < 1e-9",
+        "assert 0.25 < computed / 8, 'the share is above a quarter'",
+    ]
     notebook = {
         "cells": [
             {
                 "cell_type": "code",
-                "execution_count": 1,
-                "id": "claim",
+                "execution_count": k + 1,
+                "id": f"claim-{k}",
                 "metadata": {"tags": ["remove-cell"]},
                 "outputs": [],
-                "source": [
-                    "import numpy as np\n",
-                    "computed = np.sqrt(2.0)\n",
-                    "np.testing.assert_allclose(computed, 1.5, rtol=1e-9)",
-                ],
+                "source": source,
             }
+            for k, source in enumerate(sources)
         ],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
         "nbformat": 4,
@@ -93,5 +99,9 @@ def test_a_broken_claim_fails_with_both_numbers(tmp_path: Path) -> None:
     )  # fmt: skip
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     assert result.returncode == 1, output
+    assert "3 failed" in output, output
     assert "ACTUAL: array(1.414214)" in output, output
     assert "DESIRED: array(1.5)" in output, output
+    assert "assert np.float64(0.08578643762690485) < 1e-09" in output, output
+    assert "the share is above a quarter" in output, output
+    assert "assert 0.25 < (np.float64(1.4142135623730951) / 8)" in output, output
