@@ -7,10 +7,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# A project-local IPython profile silences ipykernel's per-notebook "running over TCP" notice.
+# A project-local IPython profile: it silences ipykernel's per-notebook "running over TCP" notice,
+# and rewrites each cell's asserts so that a failing claim check shows its numbers.
 export IPYTHONDIR := $(CURDIR)/.ipython
 # The numeric environment (hash seed, BLAS threads and kernels), one KEY=VALUE per line, shared
-# with tests/conftest.py; OPENBLAS_CORETYPE only on x86-64.
+# with the root conftest.py; OPENBLAS_CORETYPE only on x86-64.
 include requirements/numeric.env
 NUMERIC_ENV := $(shell sed -n 's/^\([A-Z_]*\)=.*/\1/p' requirements/numeric.env)
 ifneq ($(shell uname -m),x86_64)
@@ -50,7 +51,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## test-fast, test-notebooks, test-book, test-browser, test-grading: one layer of the tests
-## (markers set in tests/conftest.py; CONTRIBUTING.md says which to run when)
+## (markers set by tests/helpers/layers.py; CONTRIBUTING.md says which to run when)
 $(addprefix test-,$(TEST_LAYERS)): test-%: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m $*
 

@@ -12,7 +12,14 @@ from tests.helpers.environment import apply_numeric_environment
 apply_numeric_environment()
 
 # Imported after the environment is set: nothing below may load NumPy first.
-from tests.helpers.layers import layer_excluded  # noqa: E402
+from tests.helpers.layers import layer_excluded, layer_of  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each item with its file's layer (here, not in tests/conftest.py, so that a lone
+    notebook's items are marked too: `pytest -m notebooks chapters/mse.ipynb` selects them)."""
+    for item in items:
+        item.add_marker(getattr(pytest.mark, layer_of(item.path)))
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

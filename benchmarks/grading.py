@@ -62,10 +62,12 @@ def answer(exercise_id: str, variant: str, stub: str) -> str:
     module = ast.parse(inspect.getsource(sys.modules[exercise.solution.__module__]))
     used = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name)}
     imports = [  # the imports of the solution's module that the solution uses
-        n for n in module.body
-        if isinstance(n, ast.Import | ast.ImportFrom) and getattr(n, "module", "") != "__future__"
+        n
+        for n in module.body
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        and getattr(n, "module", "") != "__future__"
         and {a.asname or a.name.split(".")[0] for a in n.names} & used
-    ]  # fmt: skip
+    ]
     check = stub[stub.index(f'check("{exercise_id}"') :]
     code = ast.unparse(ast.Module(body=[*imports, definition], type_ignores=[]))
     return f"{code}\n\n\n{check}"
@@ -161,10 +163,14 @@ def main(argv: list[str]) -> int:
     p90 = statistics.quantiles(alone, n=10)[-1] if len(alone) > 1 else alone[0]
     mode = "every cell run" if args.all_cells else "definitions outside exercise cells"
     print(f"grading benchmark: {count} submissions, {os.cpu_count()} cores, {mode}")
-    print(f"  per submission, graded alone: median {statistics.median(alone):.3f} s, "
-          f"90th percentile {p90:.3f} s   (goal: median <= 0.5 s)")  # fmt: skip
-    print(f"  {count} submissions with --jobs {args.jobs}: {wall:.1f} s wall   "
-          f"(goal: 100 in <= 40 s); statuses {statuses}")  # fmt: skip
+    print(
+        f"  per submission, graded alone: median {statistics.median(alone):.3f} s, "
+        f"90th percentile {p90:.3f} s   (goal: median <= 0.5 s)"
+    )
+    print(
+        f"  {count} submissions with --jobs {args.jobs}: {wall:.1f} s wall   "
+        f"(goal: 100 in <= 40 s); statuses {statuses}"
+    )
     return 0
 
 

@@ -108,8 +108,9 @@ def _torch_pair(fn: Callable[..., Any], first: np.ndarray, *rest: Any, grad: boo
     import torch
 
     tensors = [torch.from_numpy(np.ascontiguousarray(first))]
-    others = [torch.from_numpy(np.ascontiguousarray(r)) if isinstance(r, np.ndarray) else r
-              for r in rest]  # fmt: skip
+    others = [
+        torch.from_numpy(np.ascontiguousarray(r)) if isinstance(r, np.ndarray) else r for r in rest
+    ]
 
     def run() -> Any:
         x = tensors[0].detach().requires_grad_(grad)
@@ -178,9 +179,12 @@ def _regression_rows(pred: np.ndarray, target: np.ndarray, dtype: str, mode: str
     for name, value, gradient in (
         ("mse", lambda: np.mean(np.square(pred - target)), lambda: 2 * (pred - target) / n),
         ("mae", lambda: np.mean(np.abs(pred - target)), lambda: np.sign(pred - target) / n),
-        ("huber", lambda: np.mean(special.huber(1.0, pred - target)),
-         lambda: np.clip(pred - target, -1.0, 1.0) / n),
-    ):  # fmt: skip
+        (
+            "huber",
+            lambda: np.mean(special.huber(1.0, pred - target)),
+            lambda: np.clip(pred - target, -1.0, 1.0) / n,
+        ),
+    ):
         others: dict[str, Timed] = {"naive": _naive(mode, value, gradient)}
         if HAVE_TORCH:
             import torch.nn.functional as F
@@ -190,18 +194,32 @@ def _regression_rows(pred: np.ndarray, target: np.ndarray, dtype: str, mode: str
         if mode == "value" and name in ("mse", "mae"):
             sk = metrics.mean_squared_error if name == "mse" else metrics.mean_absolute_error
             others["sklearn"] = lambda sk=sk: sk(target, pred)
-        rows.append(Case(name, pred.shape, dtype, mode, _lossmod(name, mode, pred, target),
-                         _stream(pred, target), "stream", others))  # fmt: skip
+        rows.append(
+            Case(
+                name,
+                pred.shape,
+                dtype,
+                mode,
+                _lossmod(name, mode, pred, target),
+                _stream(pred, target),
+                "stream",
+                others,
+            )
+        )
     return rows
 
 
-def _bce_row(logits: np.ndarray, labels: np.ndarray, probs: np.ndarray, dtype: str,
-             mode: str) -> Case:  # fmt: skip
+def _bce_row(
+    logits: np.ndarray, labels: np.ndarray, probs: np.ndarray, dtype: str, mode: str
+) -> Case:
     n = logits.size
     others: dict[str, Timed] = {
-        "naive": _naive(mode, lambda: np.mean(np.logaddexp(0, logits) - labels * logits),
-                        lambda: (special.expit(logits) - labels) / n),
-    }  # fmt: skip
+        "naive": _naive(
+            mode,
+            lambda: np.mean(np.logaddexp(0, logits) - labels * logits),
+            lambda: (special.expit(logits) - labels) / n,
+        ),
+    }
     if mode == "value":
         others["sklearn"] = lambda: metrics.log_loss(labels, probs, labels=[0, 1])
     if HAVE_TORCH:
@@ -209,9 +227,16 @@ def _bce_row(logits: np.ndarray, labels: np.ndarray, probs: np.ndarray, dtype: s
 
         others |= _torch_variants(F.binary_cross_entropy_with_logits, logits, labels, mode=mode)
     magnitude = np.abs(logits)
-    return Case("bce_with_logits", logits.shape, dtype, mode,
-                _lossmod("bce_with_logits", mode, logits, labels),
-                lambda: np.log1p(np.exp(-magnitude)), "exp+log", others)  # fmt: skip
+    return Case(
+        "bce_with_logits",
+        logits.shape,
+        dtype,
+        mode,
+        _lossmod("bce_with_logits", mode, logits, labels),
+        lambda: np.log1p(np.exp(-magnitude)),
+        "exp+log",
+        others,
+    )
 
 
 def _ce_row(logits: np.ndarray, labels: np.ndarray, dtype: str, mode: str) -> Case:
@@ -236,18 +261,26 @@ def _ce_row(logits: np.ndarray, labels: np.ndarray, dtype: str, mode: str) -> Ca
         import torch.nn.functional as F
 
         others |= _torch_variants(F.cross_entropy, logits, labels.astype(np.int64), mode=mode)
-    return Case(f"cross_entropy C={logits.shape[1]}", logits.shape, dtype, mode,
-                _lossmod("cross_entropy", mode, logits, labels),
-                lambda: (np.exp(logits), np.log(row_sums)), "exp+log", others)  # fmt: skip
+    return Case(
+        f"cross_entropy C={logits.shape[1]}",
+        logits.shape,
+        dtype,
+        mode,
+        _lossmod("cross_entropy", mode, logits, labels),
+        lambda: (np.exp(logits), np.log(row_sums)),
+        "exp+log",
+        others,
+    )
 
 
 def _kl_row(logits: np.ndarray, target: np.ndarray, dtype: str, mode: str) -> Case:
     log_q = special.log_softmax(logits.astype(np.float64), axis=1).astype(dtype)
     n = len(target)
     others: dict[str, Timed] = {
-        "naive": _naive(mode, lambda: special.rel_entr(target, np.exp(log_q)).sum() / n,
-                        lambda: -target / n),
-    }  # fmt: skip
+        "naive": _naive(
+            mode, lambda: special.rel_entr(target, np.exp(log_q)).sum() / n, lambda: -target / n
+        ),
+    }
     if HAVE_TORCH:
         import torch.nn.functional as F
 
@@ -255,9 +288,16 @@ def _kl_row(logits: np.ndarray, target: np.ndarray, dtype: str, mode: str) -> Ca
             return F.kl_div(x, t, reduction="batchmean")
 
         others |= _torch_variants(kl, log_q, target, mode=mode)
-    return Case(f"kl_div C={logits.shape[1]}", logits.shape, dtype, mode,
-                _lossmod("kl_div", mode, log_q, target, reduction="batchmean"),
-                lambda: np.log(target), "log", others)  # fmt: skip
+    return Case(
+        f"kl_div C={logits.shape[1]}",
+        logits.shape,
+        dtype,
+        mode,
+        _lossmod("kl_div", mode, log_q, target, reduction="batchmean"),
+        lambda: np.log(target),
+        "log",
+        others,
+    )
 
 
 def measure(
@@ -295,11 +335,12 @@ def bounds(repeats: int, n: int) -> str:
     x = np.random.default_rng(1).normal(size=n)
     x32 = x.astype(np.float32)
     magnitude = np.abs(x)
-    t = measure({"64": x.sum, "32": x32.sum, "exp": lambda: np.log1p(np.exp(-magnitude))},
-                repeats)  # fmt: skip
-    return (f"bounds at {n:.0e} elements: streaming {8 * n / t['64'] / 1e9:.1f} GB/s (float64), "
-            f"{4 * n / t['32'] / 1e9:.1f} GB/s (float32); exp+log1p {1e9 * t['exp'] / n:.2f} "
-            "ns per float64 element")  # fmt: skip
+    t = measure({"64": x.sum, "32": x32.sum, "exp": lambda: np.log1p(np.exp(-magnitude))}, repeats)
+    return (
+        f"bounds at {n:.0e} elements: streaming {8 * n / t['64'] / 1e9:.1f} GB/s (float64), "
+        f"{4 * n / t['32'] / 1e9:.1f} GB/s (float32); exp+log1p {1e9 * t['exp'] / n:.2f} "
+        "ns per float64 element"
+    )
 
 
 def training(epochs: int) -> tuple[list[str], float]:
@@ -317,14 +358,24 @@ def training(epochs: int) -> tuple[list[str], float]:
     def with_lossmod() -> float:
         rng = np.random.default_rng(0)
         model = nn.mlp([64, 64, 10], rng=rng, activation="relu")
-        train.fit(model, "cross_entropy", X, y, optim.Adam(lr=1e-3), epochs=epochs,
-                  batch_size=32, rng=rng)  # fmt: skip
+        train.fit(
+            model, "cross_entropy", X, y, optim.Adam(lr=1e-3), epochs=epochs, batch_size=32, rng=rng
+        )
         return train.accuracy(model(X), y)
 
     def with_sklearn() -> float:
-        mlp = MLPClassifier(hidden_layer_sizes=(64,), activation="relu", solver="adam",
-                            alpha=0.0, batch_size=32, learning_rate_init=1e-3, max_iter=epochs,
-                            tol=0.0, n_iter_no_change=epochs + 1, random_state=0)  # fmt: skip
+        mlp = MLPClassifier(
+            hidden_layer_sizes=(64,),
+            activation="relu",
+            solver="adam",
+            alpha=0.0,
+            batch_size=32,
+            learning_rate_init=1e-3,
+            max_iter=epochs,
+            tol=0.0,
+            n_iter_no_change=epochs + 1,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             mlp.fit(X, y)
@@ -341,12 +392,15 @@ def training(epochs: int) -> tuple[list[str], float]:
             scores[name] = run()
             seconds[name].append(time.perf_counter() - start)
     base = statistics.median(seconds["lossmod"])
-    lines = [f"training: load_digits, 64-64-10 ReLU, Adam lr 1e-3, batch 32, {epochs} epochs "
-             "(median of 3; ratio = other / lossmod)"]  # fmt: skip
+    lines = [
+        f"training: load_digits, 64-64-10 ReLU, Adam lr 1e-3, batch 32, {epochs} epochs "
+        "(median of 3; ratio = other / lossmod)"
+    ]
     for name, values in seconds.items():
         t = statistics.median(values)
-        lines.append(f"  {name:14} {t:7.3f} s  ratio {t / base:5.2f}  "
-                     f"train accuracy {scores[name]:.3f}")  # fmt: skip
+        lines.append(
+            f"  {name:14} {t:7.3f} s  ratio {t / base:5.2f}  train accuracy {scores[name]:.3f}"
+        )
     return lines, statistics.median(seconds["MLPClassifier"]) / base
 
 
@@ -386,9 +440,11 @@ def import_time(runs: int) -> tuple[str, float]:
 
     bare = seconds("import numpy")
     both = seconds("import numpy, lossmod")
-    return (f"import: numpy {1e3 * bare:.1f} ms; numpy and lossmod {1e3 * both:.1f} ms; "
-            f"lossmod adds {1e3 * (both - bare):.1f} ms (median of {runs})",
-            1e3 * (both - bare))  # fmt: skip
+    return (
+        f"import: numpy {1e3 * bare:.1f} ms; numpy and lossmod {1e3 * both:.1f} ms; "
+        f"lossmod adds {1e3 * (both - bare):.1f} ms (median of {runs})",
+        1e3 * (both - bare),
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -413,8 +469,10 @@ def main(argv: list[str]) -> int:
 
         torch_state = torch.__version__
     machine = platform.processor() or platform.machine()
-    print(f"numpy {np.__version__}; torch {torch_state}; {machine}, {os.cpu_count()} cores; "
-          f"median of {repeats}")  # fmt: skip
+    print(
+        f"numpy {np.__version__}; torch {torch_state}; {machine}, {os.cpu_count()} cores; "
+        f"median of {repeats}"
+    )
     print(bounds(repeats, bound_size))
     print("ratios: bound = lossmod / bound, others = other / lossmod (above 1: lossmod is faster)")
     header = f"{'loss':22} {'shape':>14} {'dtype':8} {'mode':11} {'lossmod ms':>10} {'bound':>12}"
@@ -431,8 +489,11 @@ def main(argv: list[str]) -> int:
         bound = f"{t['lossmod'] / t['bound']:.2f}x {case.bound_kind}"
         cells = "".join(f" {t[c] / t['lossmod']:8.2f}" if c in t else f" {'-':>8}" for c in columns)
         shape = "x".join(str(s) for s in case.shape)
-        print(f"{case.loss:22} {shape:>14} {case.dtype:8} {case.mode:11} "
-              f"{1e3 * t['lossmod']:10.3f} {bound:>12}{cells}", flush=True)  # fmt: skip
+        print(
+            f"{case.loss:22} {shape:>14} {case.dtype:8} {case.mode:11} "
+            f"{1e3 * t['lossmod']:10.3f} {bound:>12}{cells}",
+            flush=True,
+        )
     print()
     fit_ratio = None
     if not args.no_training:
@@ -476,34 +537,81 @@ def goals(rows: list[Row], fit_ratio: float | None, added_ms: float, full: bool)
 
     lines = ["goals:"]
     naive = [r for r in rows if "naive" in r.ratios]
-    lines.append(check("naive composition >= 1.0 in every row",
-                       [f"{r.label} {r.ratios['naive']:.2f}" for r in naive
-                        if r.ratios["naive"] < 1.0], bool(naive)))  # fmt: skip
+    lines.append(
+        check(
+            "naive composition >= 1.0 in every row",
+            [f"{r.label} {r.ratios['naive']:.2f}" for r in naive if r.ratios["naive"] < 1.0],
+            bool(naive),
+        )
+    )
     limits = {"mse": 3.0, "mae": 3.0, "huber": 4.0, "bce_with_logits": 2.0}
-    big = [r for r in rows if r.case.mode == "value+grad" and r.case.dtype == "float64"
-           and elements(r) == 10_000_000]  # fmt: skip
-    misses = [f"{r.label} {r.bound:.2f}x" for r in big
-              if r.bound > limits.get(r.case.loss.split()[0], 2.0)]  # fmt: skip
-    lines.append(check("value+grad at 1e7 float64: <= 3x stream (MSE, MAE), 4x (Huber), "
-                       "2x exp+log (BCE, cross-entropy)", misses, bool(big)))  # fmt: skip
-    f32 = [r for r in rows if r.case.dtype == "float32" and r.case.mode == "value"
-           and r.case.loss in ("mse", "mae") and elements(r) == 10_000_000]  # fmt: skip
-    lines.append(check("float32 value at 1e7: <= 2.5x the float32 stream (MSE, MAE)",
-                       [f"{r.label} {r.bound:.2f}x" for r in f32 if r.bound > 2.5],
-                       bool(f32)))  # fmt: skip
-    for size, modes, dtype in ((1_000_000, MODES, "float32"),
-                               (10_000, ("value", "value+grad"), None)):  # fmt: skip
-        timed = [r for r in rows if "torch1" in r.ratios and elements(r) == size
-                 and r.case.mode in modes and dtype in (None, r.case.dtype)]  # fmt: skip
-        lines.append(check(f"at {size:.0e} elements{' float32' if dtype else ''}: as fast as "
-                           "torch on one thread",
-                           [f"{r.label} {r.ratios['torch1']:.2f}" for r in timed
-                            if r.ratios["torch1"] < 1.0], bool(timed)))  # fmt: skip
-    lines.append(check("fit no slower than MLPClassifier",
-                       [] if fit_ratio is None or fit_ratio >= 1.0 else [f"{fit_ratio:.2f}"],
-                       full and fit_ratio is not None))  # fmt: skip
-    lines.append(check("import adds <= 15 ms to numpy's",
-                       [] if added_ms <= 15.0 else [f"{added_ms:.1f} ms"], full))  # fmt: skip
+    big = [
+        r
+        for r in rows
+        if r.case.mode == "value+grad" and r.case.dtype == "float64" and elements(r) == 10_000_000
+    ]
+    misses = [
+        f"{r.label} {r.bound:.2f}x"
+        for r in big
+        if r.bound > limits.get(r.case.loss.split()[0], 2.0)
+    ]
+    lines.append(
+        check(
+            "value+grad at 1e7 float64: <= 3x stream (MSE, MAE), 4x (Huber), "
+            "2x exp+log (BCE, cross-entropy)",
+            misses,
+            bool(big),
+        )
+    )
+    f32 = [
+        r
+        for r in rows
+        if r.case.dtype == "float32"
+        and r.case.mode == "value"
+        and r.case.loss in ("mse", "mae")
+        and elements(r) == 10_000_000
+    ]
+    lines.append(
+        check(
+            "float32 value at 1e7: <= 2.5x the float32 stream (MSE, MAE)",
+            [f"{r.label} {r.bound:.2f}x" for r in f32 if r.bound > 2.5],
+            bool(f32),
+        )
+    )
+    for size, modes, dtype in (
+        (1_000_000, MODES, "float32"),
+        (10_000, ("value", "value+grad"), None),
+    ):
+        timed = [
+            r
+            for r in rows
+            if "torch1" in r.ratios
+            and elements(r) == size
+            and r.case.mode in modes
+            and dtype in (None, r.case.dtype)
+        ]
+        lines.append(
+            check(
+                f"at {size:.0e} elements{' float32' if dtype else ''}: as fast as "
+                "torch on one thread",
+                [f"{r.label} {r.ratios['torch1']:.2f}" for r in timed if r.ratios["torch1"] < 1.0],
+                bool(timed),
+            )
+        )
+    lines.append(
+        check(
+            "fit no slower than MLPClassifier",
+            [] if fit_ratio is None or fit_ratio >= 1.0 else [f"{fit_ratio:.2f}"],
+            full and fit_ratio is not None,
+        )
+    )
+    lines.append(
+        check(
+            "import adds <= 15 ms to numpy's",
+            [] if added_ms <= 15.0 else [f"{added_ms:.1f} ms"],
+            full,
+        )
+    )
     return lines
 
 

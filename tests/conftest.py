@@ -15,7 +15,6 @@ import pytest
 from hypothesis import settings
 
 from tests.helpers.book import KERNEL_DIED, STRICT, build_book
-from tests.helpers.layers import layer_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,11 +46,6 @@ nbval.kernel.start_new_kernel = _start_kernel_with_retry
 # Deterministic: the same examples on every run, no example database carried between runs.
 settings.register_profile("course", derandomize=True, database=None, deadline=None)
 settings.load_profile("course")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(getattr(pytest.mark, layer_of(item.path)))
 
 
 @pytest.fixture

@@ -53,8 +53,9 @@ def test_primitives(dtype: type) -> None:
     z = np.array(LOGITS, dtype=dtype)
     assert_accurate(lossmod.softplus(z), [softplus_ref(float(v)) for v in z], dtype)
     assert_accurate(lossmod.log_sigmoid(z), [-softplus_ref(-float(v)) for v in z], dtype)
-    assert_accurate(lossmod.sigmoid(z), [1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))) for v in z],
-                    dtype)  # fmt: skip
+    assert_accurate(
+        lossmod.sigmoid(z), [1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))) for v in z], dtype
+    )
 
 
 def cross_entropy_ref(row: np.ndarray, label: int) -> mpmath.mpf:
@@ -93,10 +94,13 @@ def test_kl_with_exact_zeros_and_ones(dtype: type) -> None:
     q = np.array([[1e-30, 0.5, 0.5 - 1e-30], [0.1, 0.2, 0.7], [0.3, 0.3, 0.4]], dtype=dtype)
     reference = []
     for p_row, q_row in zip(p, q, strict=True):
-        reference.append(mpmath.fsum(
-            mpmath.mpf(float(a)) * mpmath.log(mpmath.mpf(float(a)) / mpmath.mpf(float(b)))
-            for a, b in zip(p_row, q_row, strict=True) if a > 0
-        ))  # fmt: skip
+        reference.append(
+            mpmath.fsum(
+                mpmath.mpf(float(a)) * mpmath.log(mpmath.mpf(float(a)) / mpmath.mpf(float(b)))
+                for a, b in zip(p_row, q_row, strict=True)
+                if a > 0
+            )
+        )
     assert_accurate(lossmod.kl_divergence(p, q, reduction="none"), reference, dtype)
     batch = lossmod.kl_div(np.log(q), p, reduction="none").sum(axis=1)
     np.testing.assert_allclose(batch, [float(r) for r in reference], rtol=10 * TOLERANCE[dtype])
@@ -197,8 +201,9 @@ def test_cross_entropy_at_extremes_both_paths(dtype: type, copies: int) -> None:
         assert_accurate(np.array([total]), [mpmath.fsum(per_row)], dtype)
         mean = lossmod.cross_entropy(rows, labels)
         assert_accurate(np.array([mean]), [mpmath.fsum(per_row) / len(rows)], dtype)
-        grad = lossmod.cross_entropy_grad(rows[: len(EXTREME_ROWS)], labels[: len(EXTREME_ROWS)],
-                                          reduction="sum")  # fmt: skip
+        grad = lossmod.cross_entropy_grad(
+            rows[: len(EXTREME_ROWS)], labels[: len(EXTREME_ROWS)], reduction="sum"
+        )
         for row, computed in zip(rows, grad, strict=False):
             p = softmax_ref(row)
             others = [c for c in range(3) if c != label]
@@ -231,9 +236,10 @@ def test_kl_div_with_exact_zeros_and_ones(dtype: type, log_target: bool) -> None
         log_q, log_p = np.log(q), np.log(p)
     per_element = [
         mpmath.mpf(float(a)) * (mpmath.log(mpmath.mpf(float(a))) - mpmath.mpf(float(b)))
-        if a > 0 else mpmath.mpf(0)
+        if a > 0
+        else mpmath.mpf(0)
         for a, b in zip(p.ravel(), log_q.ravel(), strict=True)
-    ]  # fmt: skip
+    ]
     target = log_p if log_target else p
     options = {"log_target": log_target}
     computed = lossmod.kl_div(log_q, target, reduction="none", **options)

@@ -16,8 +16,11 @@ def test_loss_benchmark_quick_mode_prints_every_row() -> None:
     comparison with scikit-learn's MLPClassifier and the import time."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "losses.py"), "--quick"],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].startswith("bounds at") and "GB/s" in lines[1] and "ns per" in lines[1]

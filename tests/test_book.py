@@ -151,21 +151,29 @@ def test_strict_build_fails_on_broken_reference_missing_citation_and_failing_cel
     shutil.copytree(ROOT / "_ext", tmp_path / "_ext")
     (tmp_path / "chapters").mkdir()
     shutil.copy(ROOT / "chapters" / "references.bib", tmp_path / "chapters" / "references.bib")
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\nchapters:\n"
-                                       "  - file: chapters/broken\n")  # fmt: skip
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: chapters/index\nchapters:\n  - file: chapters/broken\n"
+    )
     (tmp_path / "chapters" / "index.md").write_text(
         "# Planted defects\n\nSee {eq}`eq-does-not-exist` and {cite}`no-such-key-2026`.\n"
     )
     notebook = {
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": ["# Broken\n"]},
-            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-             "source": ["raise RuntimeError('planted failure')\n"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": ["raise RuntimeError('planted failure')\n"],
+            },
         ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }  # fmt: skip
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     import json
 
     (tmp_path / "chapters" / "broken.ipynb").write_text(json.dumps(notebook))

@@ -23,8 +23,12 @@ from tests.helpers.browser import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY_PAGES = ["chapters/intro.html", "chapters/what-is-a-loss.html", "chapters/huber.html",
-             "chapters/cross-entropy.html"]  # fmt: skip
+KEY_PAGES = [
+    "chapters/intro.html",
+    "chapters/what-is-a-loss.html",
+    "chapters/huber.html",
+    "chapters/cross-entropy.html",
+]
 
 
 def book_pages(html_dir: Path) -> list[Path]:

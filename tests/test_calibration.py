@@ -193,8 +193,9 @@ def test_trains_through_lossmod_train_by_name(rng: np.random.Generator) -> None:
     X = rng.normal(size=(60, 2))
     y = (X[:, 0] > 0).astype(int)
     model = nn.mlp([2, 2], rng=np.random.default_rng(0))
-    history = train.fit(model, "brier_score", X, y, optim.SGD(lr=0.5),
-                                epochs=20, batch_size=60, rng=rng)  # fmt: skip
+    history = train.fit(
+        model, "brier_score", X, y, optim.SGD(lr=0.5), epochs=20, batch_size=60, rng=rng
+    )
     assert history.loss[-1] < 0.5 * history.loss[0], history.loss
 
 
@@ -215,8 +216,9 @@ def _brute_force_bins(
             if inside and below_next:
                 members.append((c, float(int(np.argmax(probs[i])) == labels[i])))
         if members:
-            result.append((len(members), np.mean([m[0] for m in members]),
-                           np.mean([m[1] for m in members])))  # fmt: skip
+            result.append(
+                (len(members), np.mean([m[0] for m in members]), np.mean([m[1] for m in members]))
+            )
         else:
             result.append((0, np.nan, np.nan))
     return result
@@ -246,8 +248,8 @@ def test_ece_is_the_brute_force_sum_over_bins(
     np.testing.assert_allclose(curve.accuracy, [b[2] for b in loops], rtol=1e-13)
     ece = sum(b[0] / 300 * abs(b[2] - b[1]) for b in loops if b[0])
     np.testing.assert_allclose(
-        expected_calibration_error(probs, labels, n_bins=n_bins, strategy=strategy), ece,
-        rtol=1e-12)  # fmt: skip
+        expected_calibration_error(probs, labels, n_bins=n_bins, strategy=strategy), ece, rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
@@ -258,8 +260,9 @@ def test_binned_accuracies_are_scikit_learns_calibration_curve(
     non-empty bin, with the same edges for both strategies."""
     probs, labels = _model(rng, 500)
     correct = (np.argmax(probs, axis=1) == labels).astype(int)
-    prob_true, prob_pred = calibration_curve(correct, probs.max(axis=1), n_bins=10,
-                                             strategy=strategy)  # fmt: skip
+    prob_true, prob_pred = calibration_curve(
+        correct, probs.max(axis=1), n_bins=10, strategy=strategy
+    )
     curve = reliability_curve(probs, labels, n_bins=10, strategy=strategy)
     filled = curve.count > 0
     np.testing.assert_allclose(curve.accuracy[filled], prob_true, rtol=1e-13)
@@ -273,11 +276,13 @@ def test_ece_by_hand() -> None:
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
     labels = np.array([0, 1, 1, 0])
     # All confidences lie in (0.5, 1]: one bin, accuracy 3/4, mean confidence 0.75.
-    np.testing.assert_allclose(expected_calibration_error(probs, labels, n_bins=2), 0.0,
-                               atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(expected_calibration_error(probs, labels, n_bins=2), 0.0, atol=1e-15)
     # Ten bins: 0.9 right (gap 0.1), 0.8 wrong (0.8), 0.7 right (0.3), 0.6 right (0.4).
-    np.testing.assert_allclose(expected_calibration_error(probs, labels, n_bins=10),
-                               (0.1 + 0.8 + 0.3 + 0.4) / 4, rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        expected_calibration_error(probs, labels, n_bins=10),
+        (0.1 + 0.8 + 0.3 + 0.4) / 4,
+        rtol=1e-12,
+    )
 
 
 def test_ece_of_a_calibrated_model_is_biased_upwards_and_shrinks_with_n() -> None:
@@ -353,16 +358,21 @@ def test_fit_temperature_matches_scipy_and_scikit_learn(rng: np.random.Generator
     probs, labels = _model(rng, 400, c=3, sharpen=1.0)
     z = 2.5 * np.log(probs)  # an overconfident model: T near 2.5
     temperature = fit_temperature(z, labels)
-    best = optimize.minimize_scalar(lambda s: _nll(z, labels, np.exp(s)), bounds=(-5.0, 5.0),
-                                    method="bounded", options={"xatol": 1e-12})  # fmt: skip
+    best = optimize.minimize_scalar(
+        lambda s: _nll(z, labels, np.exp(s)),
+        bounds=(-5.0, 5.0),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     np.testing.assert_allclose(temperature, np.exp(best.x), rtol=1e-5)
     X = np.arange(400)[:, None]
     frozen = FrozenEstimator(_Logits(z).fit(X, labels))
     calibrated = CalibratedClassifierCV(frozen, method="temperature").fit(X, labels)
     beta = calibrated.calibrated_classifiers_[0].calibrators[0].beta_
     np.testing.assert_allclose(temperature, 1 / beta, rtol=1e-5)
-    slope = lossmod.numerical_gradient(lambda s: _nll(z, labels, float(np.exp(s[0]))),
-                                       np.array([np.log(temperature)]))  # fmt: skip
+    slope = lossmod.numerical_gradient(
+        lambda s: _nll(z, labels, float(np.exp(s[0]))), np.array([np.log(temperature)])
+    )
     np.testing.assert_allclose(slope, 0.0, atol=1e-9)
     assert 1.5 < temperature < 4.0, temperature
 
@@ -377,8 +387,9 @@ def test_fit_temperature_recovers_a_known_temperature() -> None:
     temperature = fit_temperature(3 * z, labels)
     np.testing.assert_allclose(temperature, 3.0, rtol=0.03)
     np.testing.assert_allclose(fit_temperature(0.01 * z, labels), temperature / 300, rtol=1e-9)
-    np.testing.assert_allclose(fit_temperature((3 * z).astype(np.float32), labels), temperature,
-                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        fit_temperature((3 * z).astype(np.float32), labels), temperature, rtol=1e-5
+    )
 
 
 def test_fit_temperature_keeps_the_predictions() -> None:

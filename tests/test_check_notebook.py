@@ -19,9 +19,14 @@ SUMMARY = "mine.ipynb: {} of 1 exercises pass, {} fail, {} not attempted; 3 writ
 
 def check(tmp_path: Path, data: bytes) -> tuple[int, list[str]]:
     (tmp_path / "mine.ipynb").write_bytes(data)
-    run = subprocess.run([sys.executable, "-m", "lossmod", "check", str(tmp_path / "mine.ipynb"),
-                          "--timeout", "2"], capture_output=True, text=True, check=False,
-                         timeout=120, cwd=tmp_path)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "lossmod", "check", str(tmp_path / "mine.ipynb"), "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert not run.stderr, run.stderr
     return run.returncode, run.stdout.strip().splitlines()
 

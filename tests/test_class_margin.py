@@ -34,10 +34,13 @@ def multilabel_soft_margin_by_hand(x: np.ndarray, y: np.ndarray, w: np.ndarray) 
         return -math.log1p(math.exp(-v)) if v >= 0 else v - math.log1p(math.exp(v))
 
     return [
-        -sum(w[c] * (y[i, c] * log_sigmoid(x[i, c]) + (1 - y[i, c]) * log_sigmoid(-x[i, c]))
-             for c in range(x.shape[1])) / x.shape[1]
+        -sum(
+            w[c] * (y[i, c] * log_sigmoid(x[i, c]) + (1 - y[i, c]) * log_sigmoid(-x[i, c]))
+            for c in range(x.shape[1])
+        )
+        / x.shape[1]
         for i in range(x.shape[0])
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -52,16 +55,18 @@ def test_multilabel_soft_margin_by_hand(
     weight = w if weighted else None
     expected = reduce(multilabel_soft_margin_by_hand(x, y, w), reduction)
     np.testing.assert_allclose(
-        lossmod.multilabel_soft_margin_loss(x, y, weight, reduction=reduction), expected,
-        rtol=1e-13)  # fmt: skip
+        lossmod.multilabel_soft_margin_loss(x, y, weight, reduction=reduction), expected, rtol=1e-13
+    )
 
     def total(z: np.ndarray) -> float:
-        return float(np.sum(lossmod.multilabel_soft_margin_loss(z, y, weight,
-                                                                reduction=reduction)))  # fmt: skip
+        return float(np.sum(lossmod.multilabel_soft_margin_loss(z, y, weight, reduction=reduction)))
 
     np.testing.assert_allclose(
         lossmod.multilabel_soft_margin_loss_grad(x, y, weight, reduction=reduction),
-        central_differences(total, x), rtol=1e-6, atol=1e-9)  # fmt: skip
+        central_differences(total, x),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 def test_multilabel_soft_margin_unbatched_and_extreme() -> None:
@@ -69,9 +74,11 @@ def test_multilabel_soft_margin_unbatched_and_extreme() -> None:
     float64."""
     x, y = np.array([2.0, -1.0, 0.5]), np.array([1.0, 0.0, 1.0])
     assert np.shape(lossmod.multilabel_soft_margin_loss(x, y, reduction="none")) == ()
-    np.testing.assert_allclose(lossmod.multilabel_soft_margin_loss(x, y),
-                               multilabel_soft_margin_by_hand(x[None], y[None], np.ones(3))[0],
-                               rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.multilabel_soft_margin_loss(x, y),
+        multilabel_soft_margin_by_hand(x[None], y[None], np.ones(3))[0],
+        rtol=1e-14,
+    )
     for dtype in (np.float32, np.float64):
         big = np.array([[1e4, -1e4, 1e4]], dtype=dtype)
         value = lossmod.multilabel_soft_margin_loss(big, np.array([[0.0, 1.0, 1.0]]))
@@ -83,8 +90,9 @@ def test_multilabel_soft_margin_unbatched_and_extreme() -> None:
 # --- multi_margin_loss -----------------------------------------------------------------------
 
 
-def multi_margin_by_hand(x: np.ndarray, y: np.ndarray, p: int, margin: float,
-                         w: np.ndarray) -> list[float]:  # fmt: skip
+def multi_margin_by_hand(
+    x: np.ndarray, y: np.ndarray, p: int, margin: float, w: np.ndarray
+) -> list[float]:
     n, c = x.shape
     return [
         sum(w[y[i]] * max(0.0, margin - x[i, y[i]] + x[i, j]) ** p for j in range(c) if j != y[i])
@@ -94,8 +102,9 @@ def multi_margin_by_hand(x: np.ndarray, y: np.ndarray, p: int, margin: float,
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize(("p", "margin", "weighted"), [(1, 1.0, False), (2, 1.0, False),
-                                                       (1, 0.4, True), (2, 2.5, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("p", "margin", "weighted"), [(1, 1.0, False), (2, 1.0, False), (1, 0.4, True), (2, 2.5, True)]
+)
 def test_multi_margin_by_hand(
     reduction: str, p: int, margin: float, weighted: bool, rng: np.random.Generator
 ) -> None:
@@ -106,15 +115,21 @@ def test_multi_margin_by_hand(
     weight = w if weighted else None
     np.testing.assert_allclose(
         lossmod.multi_margin_loss(x, y, p, margin, weight, reduction=reduction),
-        reduce(multi_margin_by_hand(x, y, p, margin, w), reduction), rtol=1e-14)  # fmt: skip
+        reduce(multi_margin_by_hand(x, y, p, margin, w), reduction),
+        rtol=1e-14,
+    )
 
     def total(z: np.ndarray) -> float:
-        return float(np.sum(lossmod.multi_margin_loss(z, y, p, margin, weight,
-                                                      reduction=reduction)))  # fmt: skip
+        return float(
+            np.sum(lossmod.multi_margin_loss(z, y, p, margin, weight, reduction=reduction))
+        )
 
     np.testing.assert_allclose(
         lossmod.multi_margin_loss_grad(x, y, p, margin, weight, reduction=reduction),
-        central_differences(total, x), rtol=1e-6, atol=1e-9)  # fmt: skip
+        central_differences(total, x),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 def test_multi_margin_with_two_classes_is_half_sklearn_hinge(rng: np.random.Generator) -> None:
@@ -169,14 +184,21 @@ def test_multilabel_margin_by_hand(reduction: str, rng: np.random.Generator) -> 
     equals central differences."""
     x = rng.normal(size=(5, 4))
     y = np.array([[3, 0, -1, 1], [1, 1, 2, -1], [-1, 2, 2, 0], [0, 1, 2, 3], [2, -1, -1, -1]])
-    np.testing.assert_allclose(lossmod.multilabel_margin_loss(x, y, reduction=reduction),
-                               reduce(multilabel_margin_by_hand(x, y), reduction), rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.multilabel_margin_loss(x, y, reduction=reduction),
+        reduce(multilabel_margin_by_hand(x, y), reduction),
+        rtol=1e-14,
+    )
 
     def total(z: np.ndarray) -> float:
         return float(np.sum(lossmod.multilabel_margin_loss(z, y, reduction=reduction)))
 
-    np.testing.assert_allclose(lossmod.multilabel_margin_loss_grad(x, y, reduction=reduction),
-                               central_differences(total, x), rtol=1e-6, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.multilabel_margin_loss_grad(x, y, reduction=reduction),
+        central_differences(total, x),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -185,28 +207,47 @@ def test_multilabel_margin_by_hand(reduction: str, rng: np.random.Generator) -> 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.multilabel_soft_margin_loss(np.ones((2, 3)), np.full((2, 3), 2.0)),
-         r"^target must hold labels in \[0, 1\]; got 2.0 at index \(0, 0\)$"),
-        (lambda: lossmod.multilabel_soft_margin_loss(np.ones((2, 3)), np.ones((2, 3)),
-                                                     np.ones(2)),
-         r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$"),
-        (lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0, 3])),
-         r"^target must hold class indices in \[0, 2\]; got 3 at index 1$"),
-        (lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0, 1]), p=3),
-         r"^p must be 1 or 2; got 3$"),
-        (lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0.0, 1.0])),
-         r"^target must hold integer class indices; got dtype float64$"),
-        (lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([[0], [1]])),
-         r"^target must have shape \(2,\); got \(2, 1\)$"),
-        (lambda: lossmod.multilabel_margin_loss(np.ones((1, 3)), np.array([[0, 3, -1]])),
-         r"^target must hold class indices in \[0, 2\], each list ended by -1; got 3 at index "
-         r"\(0, 1\)$"),
-        (lambda: lossmod.multilabel_margin_loss(np.ones((2, 3)), np.array([0, 1, -1])),
-         r"^target has shape \(3,\) but input has shape \(2, 3\): they must be equal$"),
-        (lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0, 1]), reduction="avg"),
-         r"^reduction must be one of 'mean', 'sum', 'none'; got 'avg'$"),
+        (
+            lambda: lossmod.multilabel_soft_margin_loss(np.ones((2, 3)), np.full((2, 3), 2.0)),
+            r"^target must hold labels in \[0, 1\]; got 2.0 at index \(0, 0\)$",
+        ),
+        (
+            lambda: lossmod.multilabel_soft_margin_loss(
+                np.ones((2, 3)), np.ones((2, 3)), np.ones(2)
+            ),
+            r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$",
+        ),
+        (
+            lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0, 3])),
+            r"^target must hold class indices in \[0, 2\]; got 3 at index 1$",
+        ),
+        (
+            lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0, 1]), p=3),
+            r"^p must be 1 or 2; got 3$",
+        ),
+        (
+            lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0.0, 1.0])),
+            r"^target must hold integer class indices; got dtype float64$",
+        ),
+        (
+            lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([[0], [1]])),
+            r"^target must have shape \(2,\); got \(2, 1\)$",
+        ),
+        (
+            lambda: lossmod.multilabel_margin_loss(np.ones((1, 3)), np.array([[0, 3, -1]])),
+            r"^target must hold class indices in \[0, 2\], each list ended by -1; got 3 at index "
+            r"\(0, 1\)$",
+        ),
+        (
+            lambda: lossmod.multilabel_margin_loss(np.ones((2, 3)), np.array([0, 1, -1])),
+            r"^target has shape \(3,\) but input has shape \(2, 3\): they must be equal$",
+        ),
+        (
+            lambda: lossmod.multi_margin_loss(np.ones((2, 3)), np.array([0, 1]), reduction="avg"),
+            r"^reduction must be one of 'mean', 'sum', 'none'; got 'avg'$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: object, message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

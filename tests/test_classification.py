@@ -42,12 +42,15 @@ def test_bce_hand_table() -> None:
     p = np.full(3, 0.75)
     expected = [-LN(0.75), -LN(0.25), -(0.3 * LN(0.75) + 0.7 * LN(0.25))]
     np.testing.assert_allclose(lossmod.bce(p, y, reduction="none"), expected, rtol=1e-15)
-    np.testing.assert_allclose(lossmod.bce_with_logits(np.full(3, LN(3)), y, reduction="none"),
-                               expected, rtol=1e-15)  # fmt: skip
-    np.testing.assert_allclose(lossmod.bce_grad(p, y, reduction="sum"),
-                               (0.75 - y) / (0.75 * 0.25), rtol=1e-15)  # fmt: skip
-    np.testing.assert_allclose(lossmod.bce_with_logits_grad(np.full(3, LN(3)), y, reduction="sum"),
-                               0.75 - y, rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.bce_with_logits(np.full(3, LN(3)), y, reduction="none"), expected, rtol=1e-15
+    )
+    np.testing.assert_allclose(
+        lossmod.bce_grad(p, y, reduction="sum"), (0.75 - y) / (0.75 * 0.25), rtol=1e-15
+    )
+    np.testing.assert_allclose(
+        lossmod.bce_with_logits_grad(np.full(3, LN(3)), y, reduction="sum"), 0.75 - y, rtol=1e-15
+    )
 
 
 def test_bce_confident_mistake_is_infinite_and_logits_stay_finite() -> None:
@@ -60,8 +63,10 @@ def test_bce_confident_mistake_is_infinite_and_logits_stay_finite() -> None:
         z = np.array([-1e4, 1e4], dtype=dtype)
         losses = lossmod.bce_with_logits(z, np.ones(2), reduction="none")
         np.testing.assert_array_equal(losses, np.array([1e4, 0.0], dtype=dtype))
-        np.testing.assert_array_equal(lossmod.bce_with_logits_grad(z, np.ones(2), reduction="sum"),
-                                      np.array([-1.0, 0.0], dtype=dtype))  # fmt: skip
+        np.testing.assert_array_equal(
+            lossmod.bce_with_logits_grad(z, np.ones(2), reduction="sum"),
+            np.array([-1.0, 0.0], dtype=dtype),
+        )
 
 
 def test_pos_weight_and_weight() -> None:
@@ -94,8 +99,11 @@ def test_cross_entropy_ignore_index_and_label_smoothing() -> None:
     y = np.array([0, -100])
     expected = 0.9 * LN(4 / 3) + 0.1 * LN(4)
     assert lossmod.cross_entropy(z, y, label_smoothing=0.2) == pytest.approx(expected, rel=1e-15)
-    np.testing.assert_allclose(lossmod.cross_entropy_grad(z, y, label_smoothing=0.2),
-                               [[0.75 - 0.9, 0.25 - 0.1], [0, 0]], rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.cross_entropy_grad(z, y, label_smoothing=0.2),
+        [[0.75 - 0.9, 0.25 - 0.1], [0, 0]],
+        rtol=1e-14,
+    )
     np.testing.assert_array_equal(lossmod.cross_entropy(z, y, reduction="none")[1], 0.0)
 
 
@@ -117,48 +125,86 @@ def test_initial_loss_is_log_c() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.bce(np.array([1.2]), np.array([1.0])),
-         r"^probs must hold probabilities in \[0, 1\]; got 1.2 at index \(0,\)$"),
-        (lambda: lossmod.bce(np.array([0.2]), np.array([-1.0])),
-         r"^target must hold probabilities in \[0, 1\]; got -1.0 at index \(0,\)$"),
-        (lambda: lossmod.bce_with_logits(np.zeros(3), np.array([0.0, 1.0, 2.0])),
-         r"^target must hold probabilities in \[0, 1\]; got 2.0 at index \(2,\)$"),
-        (lambda: lossmod.bce_with_logits(np.zeros(2), np.zeros(2), weight=np.array([1.0, -1.0])),
-         r"^weight must be >= 0; got -1.0 at index \(1,\)$"),
-        (lambda: lossmod.bce_with_logits(np.zeros((2, 3)), np.zeros((2, 3)),
-                                         pos_weight=np.ones(2)),
-         r"^pos_weight has shape \(2,\), which does not broadcast to the input's shape \(2, 3\)$"),
-        (lambda: lossmod.bce_with_logits(np.zeros((4, 1)), np.zeros(4)),
-         r"^logits has shape \(4, 1\) but target has shape \(4,\): they would broadcast to \(4, 4\)"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 3])),
-         r"^target must hold class indices in \[0, 2\] \(or ignore_index=-100\); got 3 at index 1$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([-1, 0])),
-         r"^target must hold class indices in \[0, 2\] .*; got -1 at index 0$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([-100, -100])),
-         r"^reduction='mean' is undefined here: every target is ignore_index or has weight 0"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1]),
-                                       weight=np.array([1.0, -2.0, 1.0])),
-         r"^weight must be >= 0; got -2.0 at index \(1,\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), weight=np.ones(2)),
-         r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros(3), np.array([0])),
-         r"^target of class indices for an unbatched logits of shape \(C,\) must be a scalar; "
-         r"got shape \(1,\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros(()), np.array(0)),
-         r"^logits must have shape \(C,\), \(N, C\) or \(N, C, d1, ...\); got shape \(\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])),
-         r"^target of class indices must have shape \(N,\) = \(2,\); got \(3,\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0])),
-         r"^target of probabilities must have the shape of logits \(2, 3\); got \(2,\) "
-         r"\(class indices must be an integer array of shape \(N,\)\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 2)), np.array([[0.5, 0.5], [0.6, 0.6]])),
-         r"^each row of target must be a distribution summing to 1 .*; row \(1,\) sums to 1.2$"),
-        (lambda: lossmod.cross_entropy(np.zeros((1, 2)), np.array([0]), label_smoothing=1.5),
-         r"^label_smoothing must be in \[0, 1\]; got 1.5$"),
-        (lambda: lossmod.cross_entropy(np.zeros((1, 2)), np.array(["a"])),
-         r"^target must be integer class indices of shape \(N,\) or float probabilities"),
+        (
+            lambda: lossmod.bce(np.array([1.2]), np.array([1.0])),
+            r"^probs must hold probabilities in \[0, 1\]; got 1.2 at index \(0,\)$",
+        ),
+        (
+            lambda: lossmod.bce(np.array([0.2]), np.array([-1.0])),
+            r"^target must hold probabilities in \[0, 1\]; got -1.0 at index \(0,\)$",
+        ),
+        (
+            lambda: lossmod.bce_with_logits(np.zeros(3), np.array([0.0, 1.0, 2.0])),
+            r"^target must hold probabilities in \[0, 1\]; got 2.0 at index \(2,\)$",
+        ),
+        (
+            lambda: lossmod.bce_with_logits(np.zeros(2), np.zeros(2), weight=np.array([1.0, -1.0])),
+            r"^weight must be >= 0; got -1.0 at index \(1,\)$",
+        ),
+        (
+            lambda: lossmod.bce_with_logits(
+                np.zeros((2, 3)), np.zeros((2, 3)), pos_weight=np.ones(2)
+            ),
+            r"^pos_weight has shape \(2,\), which does not broadcast to the input's shape \(2, 3\)$",
+        ),
+        (
+            lambda: lossmod.bce_with_logits(np.zeros((4, 1)), np.zeros(4)),
+            r"^logits has shape \(4, 1\) but target has shape \(4,\): they would broadcast to \(4, 4\)",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 3])),
+            r"^target must hold class indices in \[0, 2\] \(or ignore_index=-100\); got 3 at index 1$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([-1, 0])),
+            r"^target must hold class indices in \[0, 2\] .*; got -1 at index 0$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([-100, -100])),
+            r"^reduction='mean' is undefined here: every target is ignore_index or has weight 0",
+        ),
+        (
+            lambda: lossmod.cross_entropy(
+                np.zeros((2, 3)), np.array([0, 1]), weight=np.array([1.0, -2.0, 1.0])
+            ),
+            r"^weight must be >= 0; got -2.0 at index \(1,\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), weight=np.ones(2)),
+            r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros(3), np.array([0])),
+            r"^target of class indices for an unbatched logits of shape \(C,\) must be a scalar; "
+            r"got shape \(1,\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros(()), np.array(0)),
+            r"^logits must have shape \(C,\), \(N, C\) or \(N, C, d1, ...\); got shape \(\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])),
+            r"^target of class indices must have shape \(N,\) = \(2,\); got \(3,\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0])),
+            r"^target of probabilities must have the shape of logits \(2, 3\); got \(2,\) "
+            r"\(class indices must be an integer array of shape \(N,\)\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 2)), np.array([[0.5, 0.5], [0.6, 0.6]])),
+            r"^each row of target must be a distribution summing to 1 .*; row \(1,\) sums to 1.2$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((1, 2)), np.array([0]), label_smoothing=1.5),
+            r"^label_smoothing must be in \[0, 1\]; got 1.5$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((1, 2)), np.array(["a"])),
+            r"^target must be integer class indices of shape \(N,\) or float probabilities",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: object, message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -103,8 +103,9 @@ def test_info_nce_gradient_in_the_similarities_is_softmax_minus_identity_over_n(
     g = (special.softmax(u @ k.T / t, axis=1) - np.eye(n)) @ k / (t * n)
     norms = np.linalg.norm(query, axis=1, keepdims=True)
     expected = (g - np.sum(g * u, axis=1, keepdims=True) * u) / norms
-    np.testing.assert_allclose(lossmod.info_nce_grad(query, key, temperature=t), expected,
-                               rtol=1e-12, atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.info_nce_grad(query, key, temperature=t), expected, rtol=1e-12, atol=1e-15
+    )
 
 
 def test_info_nce_ignores_the_length_of_each_row(
@@ -114,8 +115,9 @@ def test_info_nce_ignores_the_length_of_each_row(
     nothing, so the gradient has no component along its query."""
     query, key = batch
     factors = rng.uniform(0.01, 100.0, size=(len(query), 1))
-    np.testing.assert_allclose(lossmod.info_nce(factors * query, key / factors),
-                               lossmod.info_nce(query, key), rtol=1e-13)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.info_nce(factors * query, key / factors), lossmod.info_nce(query, key), rtol=1e-13
+    )
     grad = lossmod.info_nce_grad(query, key)
     np.testing.assert_allclose(np.sum(grad * query, axis=1), 0.0, atol=1e-15)
 
@@ -245,32 +247,58 @@ def test_value_and_grad_give_the_same_bits(batch: tuple[np.ndarray, np.ndarray])
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.info_nce(np.ones((3, 2)), np.ones((3, 2)), temperature=0.0),
-         r"^temperature must be a finite number > 0; got 0.0"),
-        (lambda: lossmod.info_nce(np.ones((3, 2)), np.ones((3, 2)), temperature=np.inf),
-         r"^temperature must be a finite number > 0; got inf"),
-        (lambda: lossmod.info_nce(np.ones((3, 2)), np.ones((3, 2)), temperature=True),
-         r"^temperature must be a finite number > 0; got True"),
-        (lambda: lossmod.info_nce_grad(np.ones((3, 2)), np.ones((4, 2))),
-         r"^query has shape \(3, 2\) but key has shape \(4, 2\): they must be equal"),
-        (lambda: lossmod.info_nce(np.ones(3), np.ones(3)),
-         r"^query must have shape \(N, D\): one embedding per row, N >= 1 and D >= 1; got shape \(3,\)"),
-        (lambda: lossmod.info_nce(np.ones((0, 2)), np.ones((0, 2))),
-         r"^query must have shape \(N, D\).*got shape \(0, 2\)"),
-        (lambda: lossmod.info_nce(np.ones((2, 2)), np.array([[1.0, np.nan], [0.0, 1.0]])),
-         r"^key contains NaN at index \(0, 1\)"),
-        (lambda: lossmod.info_nce(np.ones((2, 2)), np.array([[1.0, np.inf], [0.0, 1.0]])),
-         r"^key must be finite; got inf at index \(0, 1\)"),
-        (lambda: lossmod.info_nce(np.ones((2, 2)), np.ones((2, 2)), reduction="avg"),
-         r"^reduction must be one of 'mean', 'sum', 'none'; got 'avg'"),
-        (lambda: lossmod.clip_loss(np.ones((3, 2)), np.ones((3, 2)), logit_scale=-1.0),
-         r"^logit_scale must be a finite number > 0; got -1.0"),
-        (lambda: lossmod.clip_loss_grad(np.ones((3, 2)), np.ones((3, 2, 1)), logit_scale=1.0),
-         r"^image_embeddings has shape \(3, 2\) but text_embeddings has shape \(3, 2, 1\): they must be equal"),
-        (lambda: lossmod.clip_loss(np.ones((3, 2)), np.ones((3, 2)), logit_scale=1.0, reduction="batchmean"),
-         r"^reduction must be one of 'mean', 'sum', 'none'; got 'batchmean'"),
+        (
+            lambda: lossmod.info_nce(np.ones((3, 2)), np.ones((3, 2)), temperature=0.0),
+            r"^temperature must be a finite number > 0; got 0.0",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones((3, 2)), np.ones((3, 2)), temperature=np.inf),
+            r"^temperature must be a finite number > 0; got inf",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones((3, 2)), np.ones((3, 2)), temperature=True),
+            r"^temperature must be a finite number > 0; got True",
+        ),
+        (
+            lambda: lossmod.info_nce_grad(np.ones((3, 2)), np.ones((4, 2))),
+            r"^query has shape \(3, 2\) but key has shape \(4, 2\): they must be equal",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones(3), np.ones(3)),
+            r"^query must have shape \(N, D\): one embedding per row, N >= 1 and D >= 1; got shape \(3,\)",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones((0, 2)), np.ones((0, 2))),
+            r"^query must have shape \(N, D\).*got shape \(0, 2\)",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones((2, 2)), np.array([[1.0, np.nan], [0.0, 1.0]])),
+            r"^key contains NaN at index \(0, 1\)",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones((2, 2)), np.array([[1.0, np.inf], [0.0, 1.0]])),
+            r"^key must be finite; got inf at index \(0, 1\)",
+        ),
+        (
+            lambda: lossmod.info_nce(np.ones((2, 2)), np.ones((2, 2)), reduction="avg"),
+            r"^reduction must be one of 'mean', 'sum', 'none'; got 'avg'",
+        ),
+        (
+            lambda: lossmod.clip_loss(np.ones((3, 2)), np.ones((3, 2)), logit_scale=-1.0),
+            r"^logit_scale must be a finite number > 0; got -1.0",
+        ),
+        (
+            lambda: lossmod.clip_loss_grad(np.ones((3, 2)), np.ones((3, 2, 1)), logit_scale=1.0),
+            r"^image_embeddings has shape \(3, 2\) but text_embeddings has shape \(3, 2, 1\): they must be equal",
+        ),
+        (
+            lambda: lossmod.clip_loss(
+                np.ones((3, 2)), np.ones((3, 2)), logit_scale=1.0, reduction="batchmean"
+            ),
+            r"^reduction must be one of 'mean', 'sum', 'none'; got 'batchmean'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_arguments_raise_named_errors(call: object, message: str) -> None:
     """Each bad argument raises a ValueError that names it and says what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -59,23 +59,37 @@ def test_kl_div_gradient_is_minus_target() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.kl_div(np.array([0.2, 0.8]), np.array([0.5, 0.5])),
-         r"^input must hold log-probabilities \(<= 0\); got a maximum of 0.8. "
-         r"Did you pass probabilities\?"),
-        (lambda: lossmod.kl_div(np.log([0.2, 0.8]), np.log([0.5, 0.5])),
-         r"^target must hold probabilities in \[0, 1\]; got -0.69"),
-        (lambda: lossmod.kl_div(np.log([0.2, 0.8]), np.array([0.5, 0.5]), log_target=True),
-         r"^target must hold log-probabilities \(<= 0\) when log_target=True$"),
-        (lambda: lossmod.kl_div(np.log([0.2, 0.8]), np.array([0.5, 0.5]), reduction="batch"),
-         r"^reduction must be one of 'mean', 'batchmean', 'sum', 'none'; got 'batch'$"),
-        (lambda: lossmod.kl_divergence(np.array([0.5, 0.6]), np.array([0.5, 0.5])),
-         r"^p must be a distribution summing to 1; it sums to 1.1$"),
-        (lambda: lossmod.kl_divergence(np.array([0.5, 0.5]), np.array([1.5, -0.5])),
-         r"^q must hold probabilities in \[0, 1\]; got 1.5 at index \(0,\)$"),
-        (lambda: lossmod.kl_divergence(np.array(1.0), np.array(1.0)),
-         r"^p must have at least one axis"),
+        (
+            lambda: lossmod.kl_div(np.array([0.2, 0.8]), np.array([0.5, 0.5])),
+            r"^input must hold log-probabilities \(<= 0\); got a maximum of 0.8. "
+            r"Did you pass probabilities\?",
+        ),
+        (
+            lambda: lossmod.kl_div(np.log([0.2, 0.8]), np.log([0.5, 0.5])),
+            r"^target must hold probabilities in \[0, 1\]; got -0.69",
+        ),
+        (
+            lambda: lossmod.kl_div(np.log([0.2, 0.8]), np.array([0.5, 0.5]), log_target=True),
+            r"^target must hold log-probabilities \(<= 0\) when log_target=True$",
+        ),
+        (
+            lambda: lossmod.kl_div(np.log([0.2, 0.8]), np.array([0.5, 0.5]), reduction="batch"),
+            r"^reduction must be one of 'mean', 'batchmean', 'sum', 'none'; got 'batch'$",
+        ),
+        (
+            lambda: lossmod.kl_divergence(np.array([0.5, 0.6]), np.array([0.5, 0.5])),
+            r"^p must be a distribution summing to 1; it sums to 1.1$",
+        ),
+        (
+            lambda: lossmod.kl_divergence(np.array([0.5, 0.5]), np.array([1.5, -0.5])),
+            r"^q must hold probabilities in \[0, 1\]; got 1.5 at index \(0,\)$",
+        ),
+        (
+            lambda: lossmod.kl_divergence(np.array(1.0), np.array(1.0)),
+            r"^p must have at least one axis",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: object, message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -134,8 +134,11 @@ def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("handout") / "learner"
     result = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "learner_edition.py"), "--out", str(out)],
-        capture_output=True, text=True, check=False, timeout=900,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
@@ -234,8 +237,16 @@ def learner_python(handout: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         (env_dir / wheel.name).symlink_to(wheel)
     command = command.replace("python3 ", f"{sys.base_prefix}/bin/python3 ", 1)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
-    result = subprocess.run(command, shell=True, cwd=env_dir, capture_output=True, text=True,
-                            check=False, timeout=1200, env=env)  # fmt: skip
+    result = subprocess.run(
+        command,
+        shell=True,
+        cwd=env_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+        env=env,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return env_dir / ".venv" / "bin" / "python"
 
@@ -249,11 +260,17 @@ def test_handout_installs_without_the_course_platform(learner_python: Path) -> N
         f"assert len(e.CATALOGUE) == {len(CATALOGUE)}; print(lossmod.__file__)"
     )
     elsewhere = learner_python.parents[2]  # not the repository, whose lossmod `-c` would import
-    run = subprocess.run([learner_python, "-c", probe], capture_output=True, text=True, check=False,
-                         cwd=elsewhere)  # fmt: skip
+    run = subprocess.run(
+        [learner_python, "-c", probe], capture_output=True, text=True, check=False, cwd=elsewhere
+    )
     assert run.returncode == 0 and str(ROOT) not in run.stdout, run.stdout + run.stderr
-    grade = subprocess.run([learner_python, "-m", "lossmod", "grade", "x"], capture_output=True,
-                           text=True, check=False, cwd=elsewhere)  # fmt: skip
+    grade = subprocess.run(
+        [learner_python, "-m", "lossmod", "grade", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=elsewhere,
+    )
     assert grade.returncode == 2 and "for instructors" in grade.stderr
 
 
@@ -278,8 +295,14 @@ def test_every_learner_notebook_runs_and_every_stub_is_not_attempted(learner_pyt
     folder = learner_python.parents[2] / "notebooks"
     failed = {}
     for path in sorted(folder.glob("*.ipynb")):
-        run = subprocess.run([learner_python, "-c", RUN_NOTEBOOK, path.name], cwd=folder,
-                             capture_output=True, text=True, check=False, timeout=900)  # fmt: skip
+        run = subprocess.run(
+            [learner_python, "-c", RUN_NOTEBOOK, path.name],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
         if run.returncode != 0 or run.stdout.strip() != "ok":
             failed[path.name] = (run.stdout + run.stderr)[-2000:]
     assert not failed, failed
@@ -289,8 +312,13 @@ def test_lossmod_check_runs_in_the_learner_environment(learner_python: Path) -> 
     """`lossmod check` on an untouched learner notebook reports every exercise as not attempted
     and ends with a summary line."""
     notebook = learner_python.parents[2] / "notebooks" / "mse.ipynb"
-    run = subprocess.run([learner_python.parent / "lossmod", "check", str(notebook)],
-                         capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [learner_python.parent / "lossmod", "check", str(notebook)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     lines = run.stdout.strip().splitlines()
     assert run.returncode == 1, run.stdout + run.stderr
     n = int(points("mse"))

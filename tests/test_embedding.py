@@ -29,12 +29,16 @@ def test_cosine_embedding_by_hand(reduction: str, margin: float, pairs: tuple) -
     """1 - cos for similar pairs, max(0, cos - margin) for dissimilar ones, cos with torch's
     1e-12 added to each squared norm; scipy's cosine distance 1 - cos agrees to 1e-12."""
     x1, x2, y = pairs
-    cosines = [a @ b / np.sqrt((a @ a + 1e-12) * (b @ b + 1e-12)) for a, b in zip(x1, x2,
-                                                                                  strict=True)]  # fmt: skip
+    cosines = [
+        a @ b / np.sqrt((a @ a + 1e-12) * (b @ b + 1e-12)) for a, b in zip(x1, x2, strict=True)
+    ]
     expected = [1 - c if s == 1 else max(0.0, c - margin) for c, s in zip(cosines, y, strict=True)]
     np.testing.assert_allclose(
         lossmod.cosine_embedding_loss(x1, x2, y, margin, reduction=reduction),
-        reduce(expected, reduction), rtol=1e-14, atol=1e-15)  # fmt: skip
+        reduce(expected, reduction),
+        rtol=1e-14,
+        atol=1e-15,
+    )
     scipy_cos = [1 - distance.cosine(a, b) for a, b in zip(x1, x2, strict=True)]
     np.testing.assert_allclose(cosines, scipy_cos, rtol=0, atol=1e-12)
 
@@ -43,7 +47,10 @@ def test_cosine_embedding_by_hand(reduction: str, margin: float, pairs: tuple) -
 
     np.testing.assert_allclose(
         lossmod.cosine_embedding_loss_grad(x1, x2, y, margin, reduction=reduction),
-        central_differences(total, x1), rtol=1e-6, atol=1e-9)  # fmt: skip
+        central_differences(total, x1),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 def test_cosine_embedding_unbatched_zero_vector_and_extremes() -> None:
@@ -62,8 +69,9 @@ def test_cosine_embedding_unbatched_zero_vector_and_extremes() -> None:
         np.testing.assert_allclose(value, 2.0 if y == 1 else 0.0, atol=1e-6)
 
 
-def triplet_by_hand(a: np.ndarray, p: np.ndarray, n: np.ndarray, margin: float, norm: float,
-                    eps: float, swap: bool) -> list[float]:  # fmt: skip
+def triplet_by_hand(
+    a: np.ndarray, p: np.ndarray, n: np.ndarray, margin: float, norm: float, eps: float, swap: bool
+) -> list[float]:
     """torch's definition: d(u, v) = ||u - v + eps||_p, swap takes min(d(a, n), d(p, n))."""
     out = []
     for ai, pi, ni in zip(a, p, n, strict=True):
@@ -76,11 +84,16 @@ def triplet_by_hand(a: np.ndarray, p: np.ndarray, n: np.ndarray, margin: float, 
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize(("margin", "norm", "eps", "swap"), [(1.0, 2.0, 1e-6, False),
-                                                             (0.5, 1.0, 1e-6, False),
-                                                             (2.0, 3.0, 0.0, False),
-                                                             (1.0, 2.0, 1e-6, True),
-                                                             (3.0, 2.0, 0.1, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("margin", "norm", "eps", "swap"),
+    [
+        (1.0, 2.0, 1e-6, False),
+        (0.5, 1.0, 1e-6, False),
+        (2.0, 3.0, 0.0, False),
+        (1.0, 2.0, 1e-6, True),
+        (3.0, 2.0, 0.1, True),
+    ],
+)
 def test_triplet_margin_by_hand(
     reduction: str, margin: float, norm: float, eps: float, swap: bool, rng: np.random.Generator
 ) -> None:
@@ -91,15 +104,23 @@ def test_triplet_margin_by_hand(
     assert np.count_nonzero(expected) > 0  # the gradient below is not trivially 0
     np.testing.assert_allclose(
         lossmod.triplet_margin_loss(a, p, n, margin, norm, eps, swap, reduction=reduction),
-        reduce(expected, reduction), rtol=1e-13)  # fmt: skip
+        reduce(expected, reduction),
+        rtol=1e-13,
+    )
 
     def total(z: np.ndarray) -> float:
-        return float(np.sum(lossmod.triplet_margin_loss(z, p, n, margin, norm, eps, swap,
-                                                        reduction=reduction)))  # fmt: skip
+        return float(
+            np.sum(
+                lossmod.triplet_margin_loss(z, p, n, margin, norm, eps, swap, reduction=reduction)
+            )
+        )
 
     np.testing.assert_allclose(
         lossmod.triplet_margin_loss_grad(a, p, n, margin, norm, eps, swap, reduction=reduction),
-        central_differences(total, a), rtol=1e-6, atol=1e-8)  # fmt: skip
+        central_differences(total, a),
+        rtol=1e-6,
+        atol=1e-8,
+    )
 
 
 def test_triplet_eps_is_added_to_the_difference() -> None:
@@ -119,10 +140,12 @@ def test_with_distance_default_is_pairwise_distance(rng: np.random.Generator) ->
     for swap in (False, True):
         np.testing.assert_array_equal(
             lossmod.triplet_margin_with_distance_loss(a, p, n, swap=swap, reduction="none"),
-            lossmod.triplet_margin_loss(a, p, n, swap=swap, reduction="none"))  # fmt: skip
+            lossmod.triplet_margin_loss(a, p, n, swap=swap, reduction="none"),
+        )
         np.testing.assert_array_equal(
             lossmod.triplet_margin_with_distance_loss_grad(a, p, n, swap=swap),
-            lossmod.triplet_margin_loss_grad(a, p, n, swap=swap))  # fmt: skip
+            lossmod.triplet_margin_loss_grad(a, p, n, swap=swap),
+        )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -130,23 +153,35 @@ def test_with_a_custom_distance(reduction: str, rng: np.random.Generator) -> Non
     """A Manhattan distance_function gives scipy's cityblock distances in the formula; with its
     .grad it gives the gradient (central differences); without one the gradient says so."""
     a, p, n = (rng.normal(size=(6, 3)) for _ in range(3))
-    expected = [max(0.0, 2.0 + distance.cityblock(ai, pi) - distance.cityblock(ai, ni))
-                for ai, pi, ni in zip(a, p, n, strict=True)]  # fmt: skip
+    expected = [
+        max(0.0, 2.0 + distance.cityblock(ai, pi) - distance.cityblock(ai, ni))
+        for ai, pi, ni in zip(a, p, n, strict=True)
+    ]
     value = lossmod.triplet_margin_with_distance_loss(
-        a, p, n, distance_function=manhattan, margin=2.0, reduction=reduction)  # fmt: skip
+        a, p, n, distance_function=manhattan, margin=2.0, reduction=reduction
+    )
     np.testing.assert_allclose(value, reduce(expected, reduction), rtol=1e-14)
 
     def total(z: np.ndarray) -> float:
-        return float(np.sum(lossmod.triplet_margin_with_distance_loss(
-            z, p, n, distance_function=manhattan, margin=2.0, reduction=reduction)))  # fmt: skip
+        return float(
+            np.sum(
+                lossmod.triplet_margin_with_distance_loss(
+                    z, p, n, distance_function=manhattan, margin=2.0, reduction=reduction
+                )
+            )
+        )
 
     np.testing.assert_allclose(
         lossmod.triplet_margin_with_distance_loss_grad(
-            a, p, n, distance_function=manhattan, margin=2.0, reduction=reduction),
-        central_differences(total, a), atol=1e-8)  # fmt: skip
+            a, p, n, distance_function=manhattan, margin=2.0, reduction=reduction
+        ),
+        central_differences(total, a),
+        atol=1e-8,
+    )
     with pytest.raises(ValueError, match=r"^distance_function needs a \.grad attribute"):
         lossmod.triplet_margin_with_distance_loss_grad(
-            a, p, n, distance_function=lambda u, v: np.abs(u - v).sum(axis=-1))  # fmt: skip
+            a, p, n, distance_function=lambda u, v: np.abs(u - v).sum(axis=-1)
+        )
 
 
 def test_unbatched_triplet() -> None:
@@ -154,37 +189,59 @@ def test_unbatched_triplet() -> None:
     a, p, n = np.array([0.0, 0.0]), np.array([1.0, 0.0]), np.array([0.0, 0.5])
     value = lossmod.triplet_margin_loss(a, p, n, reduction="none")
     assert np.shape(value) == ()
-    np.testing.assert_allclose(value, triplet_by_hand(a[None], p[None], n[None], 1.0, 2.0,
-                                                      1e-6, False)[0], rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        value, triplet_by_hand(a[None], p[None], n[None], 1.0, 2.0, 1e-6, False)[0], rtol=1e-14
+    )
     assert lossmod.triplet_margin_loss_grad(a, p, n).shape == (2,)
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.cosine_embedding_loss(np.ones((2, 3)), np.ones((2, 3)), np.ones(3)),
-         r"^target must have shape \(2,\) \(one sign per pair\); got \(3,\)$"),
-        (lambda: lossmod.cosine_embedding_loss(np.ones((2, 3)), np.ones((2, 3)),
-                                               np.array([1.0, 0.0])),
-         r"^target must hold -1 or 1; got 0.0 at index 1$"),
-        (lambda: lossmod.cosine_embedding_loss(np.ones((2, 3)), np.ones((3, 2)), np.ones(2)),
-         r"^input1 has shape \(2, 3\) but input2 has shape \(3, 2\): they must be equal$"),
-        (lambda: lossmod.triplet_margin_loss(np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 1))),
-         r"^anchor has shape \(2, 3\) but negative has shape \(2, 1\): they would broadcast"),
-        (lambda: lossmod.triplet_margin_loss(np.ones((2, 2, 3)), np.ones((2, 2, 3)),
-                                             np.ones((2, 2, 3))),
-         r"^anchor must have shape \(D,\) or \(N, D\); got shape \(2, 2, 3\)$"),
-        (lambda: lossmod.triplet_margin_loss(np.ones(3), np.ones(3), np.ones(3), p=0.0),
-         r"^p must be > 0 and finite; got 0.0$"),
-        (lambda: lossmod.triplet_margin_with_distance_loss(np.ones(3), np.ones(3), np.ones(3),
-                                                           margin=0.0),
-         r"^margin must be > 0; got 0.0$"),
-        (lambda: lossmod.triplet_margin_loss(np.array([np.nan, 1.0]), np.ones(2), np.ones(2)),
-         r"^anchor contains NaN at index \(0,\)$"),
-        (lambda: lossmod.triplet_margin_loss(np.ones(2), np.ones(2), np.ones(2), reduction="x"),
-         r"^reduction must be one of 'mean', 'sum', 'none'; got 'x'$"),
+        (
+            lambda: lossmod.cosine_embedding_loss(np.ones((2, 3)), np.ones((2, 3)), np.ones(3)),
+            r"^target must have shape \(2,\) \(one sign per pair\); got \(3,\)$",
+        ),
+        (
+            lambda: lossmod.cosine_embedding_loss(
+                np.ones((2, 3)), np.ones((2, 3)), np.array([1.0, 0.0])
+            ),
+            r"^target must hold -1 or 1; got 0.0 at index 1$",
+        ),
+        (
+            lambda: lossmod.cosine_embedding_loss(np.ones((2, 3)), np.ones((3, 2)), np.ones(2)),
+            r"^input1 has shape \(2, 3\) but input2 has shape \(3, 2\): they must be equal$",
+        ),
+        (
+            lambda: lossmod.triplet_margin_loss(np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 1))),
+            r"^anchor has shape \(2, 3\) but negative has shape \(2, 1\): they would broadcast",
+        ),
+        (
+            lambda: lossmod.triplet_margin_loss(
+                np.ones((2, 2, 3)), np.ones((2, 2, 3)), np.ones((2, 2, 3))
+            ),
+            r"^anchor must have shape \(D,\) or \(N, D\); got shape \(2, 2, 3\)$",
+        ),
+        (
+            lambda: lossmod.triplet_margin_loss(np.ones(3), np.ones(3), np.ones(3), p=0.0),
+            r"^p must be > 0 and finite; got 0.0$",
+        ),
+        (
+            lambda: lossmod.triplet_margin_with_distance_loss(
+                np.ones(3), np.ones(3), np.ones(3), margin=0.0
+            ),
+            r"^margin must be > 0; got 0.0$",
+        ),
+        (
+            lambda: lossmod.triplet_margin_loss(np.array([np.nan, 1.0]), np.ones(2), np.ones(2)),
+            r"^anchor contains NaN at index \(0,\)$",
+        ),
+        (
+            lambda: lossmod.triplet_margin_loss(np.ones(2), np.ones(2), np.ones(2), reduction="x"),
+            r"^reduction must be one of 'mean', 'sum', 'none'; got 'x'$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: object, message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -46,8 +46,12 @@ def test_solution_agrees_with_its_oracle(exercise_id: str) -> None:
     tolerances: expected answers are not the solution agreeing with itself."""
     exercise = EXERCISES[exercise_id]
     for case in all_cases(exercise):
-        problem = compare(case.call(exercise.solution), case.call(exercise.oracle),
-                          rtol=max(exercise.rtol, 1e-6), atol=max(exercise.atol, 1e-9))  # fmt: skip
+        problem = compare(
+            case.call(exercise.solution),
+            case.call(exercise.oracle),
+            rtol=max(exercise.rtol, 1e-6),
+            atol=max(exercise.atol, 1e-9),
+        )
         assert problem is None, f"{case.name}: {problem}"
 
 
@@ -254,8 +258,9 @@ def test_compare_names_the_slip() -> None:
 def test_listing_and_help_are_plain_and_complete() -> None:
     """`lossmod exercises` lists every exercise (written ones too) with its number, chapter and
     task; `--help` prints plain text and exits 0."""
-    run = subprocess.run([sys.executable, "-m", "lossmod", "exercises"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "lossmod", "exercises"], capture_output=True, text=True, check=True
+    )
     for exercise in CATALOGUE.values():
         assert f"Exercise {exercise.number}" in run.stdout and exercise.id in run.stdout
     assert "Chapter 3, Mean squared error (mse)" in run.stdout
@@ -265,14 +270,16 @@ def test_listing_and_help_are_plain_and_complete() -> None:
         ["lossmod", "--help"],
         ["lossmod", "check", "-h"],
     ):
-        run = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
-                             check=False)  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, "-m", *command], capture_output=True, text=True, check=False
+        )
         assert run.returncode == 0 and run.stdout.startswith("usage: lossmod")
         assert "``" not in run.stdout and ":func:" not in run.stdout
 
 
-def _sgd_step_without_the_2(design: Any, target: Any, theta: Any, eta: float,
-                            weights: Any = None) -> Any:  # fmt: skip
+def _sgd_step_without_the_2(
+    design: Any, target: Any, theta: Any, eta: float, weights: Any = None
+) -> Any:
     a, y, t = (np.asarray(v, dtype=float) for v in (design, target, theta))
     s = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     return t - eta * a.T @ (s * (a @ t - y)) / s.sum()
@@ -360,5 +367,12 @@ def test_public_checks_fail_plausible_wrong_answers_and_say_why(
     assert case in failed and says in " ".join(failed[case].split()), failed
     exercise = EXERCISES[exercise_id]
     (public,) = [c for c in exercise.cases if c.name == case]
-    assert compare(public.call(exercise.solution), public.call(exercise.oracle),
-                   rtol=exercise.rtol, atol=exercise.atol) is None  # fmt: skip
+    assert (
+        compare(
+            public.call(exercise.solution),
+            public.call(exercise.oracle),
+            rtol=exercise.rtol,
+            atol=exercise.atol,
+        )
+        is None
+    )

@@ -19,9 +19,22 @@ WIDEST_FIGURE_IN = 6.0
 SMALL_NAMES = {"xx-small", "x-small", "small", "smaller"}
 # Calls whose `size=` is a font size (elsewhere, e.g. rng.normal(size=...), it is not).
 TEXT_CALLS = {
-    "text", "annotate", "figtext", "legend", "clabel", "title", "suptitle", "xlabel", "ylabel",
-    "set_title", "set_xlabel", "set_ylabel", "set_label_text", "set_fontsize", "set_size",
-}  # fmt: skip
+    "text",
+    "annotate",
+    "figtext",
+    "legend",
+    "clabel",
+    "title",
+    "suptitle",
+    "xlabel",
+    "ylabel",
+    "set_title",
+    "set_xlabel",
+    "set_ylabel",
+    "set_label_text",
+    "set_fontsize",
+    "set_size",
+}
 
 
 def _rc_file() -> dict[str, str]:
@@ -38,8 +51,11 @@ def test_rc_file_states_the_rule() -> None:
     rc = _rc_file()
     assert float(rc["figure.figsize"].split(",")[0]) <= WIDEST_FIGURE_IN
     assert float(rc["figure.dpi"]) == float(rc["savefig.dpi"]) == 100
-    sizes = {k: float(v) for k, v in rc.items() if k.endswith(("size", "labelsize")) and
-             k != "figure.figsize"}  # fmt: skip
+    sizes = {
+        k: float(v)
+        for k, v in rc.items()
+        if k.endswith(("size", "labelsize")) and k != "figure.figsize"
+    }
     assert sizes and min(sizes.values()) >= SMALLEST_TEXT_PT, sizes
 
 

@@ -74,8 +74,9 @@ def test_softmax_hand_table() -> None:
     z = np.log([[2.0, 1.0, 1.0], [2.0, 1.0, 1.0]])
     y = np.array([0, 1])
     expected = np.array([0.25 * np.log(2), 9 / 16 * np.log(4)])
-    np.testing.assert_allclose(lossmod.softmax_focal_loss(z, y, reduction="none"), expected,
-                               rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.softmax_focal_loss(z, y, reduction="none"), expected, rtol=1e-14
+    )
     np.testing.assert_allclose(lossmod.softmax_focal_loss(z, y), expected.mean(), rtol=1e-14)
     weighted = lossmod.softmax_focal_loss(z, y, alpha=[2.0, 1.0, 1.0], reduction="none")
     np.testing.assert_allclose(weighted, expected * [2, 1], rtol=1e-14)
@@ -102,24 +103,33 @@ def test_sigmoid_matches_mpmath_from_moderate_to_extreme_logits(dtype: type) -> 
                 # rounded to the dtype; below its smallest normal number, absolute accuracy
                 tiny = np.finfo(dtype).tiny
                 np.testing.assert_allclose(value[k], dtype(exact), rtol=tolerance, atol=tiny)
-                np.testing.assert_allclose(slope[k], dtype(exact_slope), rtol=tolerance,
-                                           atol=tiny)  # fmt: skip
+                np.testing.assert_allclose(slope[k], dtype(exact_slope), rtol=tolerance, atol=tiny)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_softmax_matches_mpmath_from_moderate_to_extreme_logits(dtype: type) -> None:
     """Rows with gaps from 0.1 to 2e4 between logits, every class as the label: loss and gradient
     equal 60-digit mpmath (gradient by mpmath's differentiation of each logit)."""
-    rows = np.array([[1e4, -1e4, 0.0], [0.1, 0.0, -0.2], [30.0, 0.0, -5.0], [-1e4, -1e4, 1e4],
-                     [700.0, 690.0, -700.0], [5.0, 5.0, 5.0]])  # fmt: skip
+    rows = np.array(
+        [
+            [1e4, -1e4, 0.0],
+            [0.1, 0.0, -0.2],
+            [30.0, 0.0, -5.0],
+            [-1e4, -1e4, 1e4],
+            [700.0, 690.0, -700.0],
+            [5.0, 5.0, 5.0],
+        ]
+    )
     tolerance = 1e-12 if dtype == np.float64 else 1e-6
     for gamma in (0.0, 0.5, 2.0):
         for y in range(3):
             labels = np.full(len(rows), y)
-            value = lossmod.softmax_focal_loss(rows.astype(dtype), labels, gamma=gamma,
-                                               reduction="none")  # fmt: skip
-            grad = lossmod.softmax_focal_loss_grad(rows.astype(dtype), labels, gamma=gamma,
-                                                   reduction="sum")  # fmt: skip
+            value = lossmod.softmax_focal_loss(
+                rows.astype(dtype), labels, gamma=gamma, reduction="none"
+            )
+            grad = lossmod.softmax_focal_loss_grad(
+                rows.astype(dtype), labels, gamma=gamma, reduction="sum"
+            )
             assert value.dtype == dtype and grad.dtype == dtype
             for i, row in enumerate(rows.astype(dtype).astype(np.float64)):
                 exact = float(mp_softmax_focal(row, y, gamma))
@@ -137,8 +147,9 @@ def test_softmax_matches_mpmath_from_moderate_to_extreme_logits(dtype: type) -> 
                         return -((1 - p) ** gamma) * mpmath.log(p)
 
                     exact_slope = mp_derivative(along, row[k])
-                    np.testing.assert_allclose(grad[i, k], dtype(exact_slope), rtol=tolerance,
-                                               atol=tiny)  # fmt: skip
+                    np.testing.assert_allclose(
+                        grad[i, k], dtype(exact_slope), rtol=tolerance, atol=tiny
+                    )
 
 
 def test_gamma_zero_is_cross_entropy(rng: np.random.Generator) -> None:
@@ -147,21 +158,34 @@ def test_gamma_zero_is_cross_entropy(rng: np.random.Generator) -> None:
     by alpha: cross_entropy(weight=alpha, reduction="sum") / N). Gradients too."""
     z = 4 * rng.normal(size=30)
     y = rng.integers(0, 2, size=30).astype(float)
-    np.testing.assert_allclose(lossmod.sigmoid_focal_loss(z, y, -1, 0, "mean"),
-                               lossmod.bce_with_logits(z, y), rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.sigmoid_focal_loss(z, y, -1, 0, "mean"), lossmod.bce_with_logits(z, y), rtol=1e-14
+    )
     weight = np.where(y == 1, 0.3, 0.7)
-    np.testing.assert_allclose(lossmod.sigmoid_focal_loss(z, y, 0.3, 0, "sum"),
-                               lossmod.bce_with_logits(z, y, weight=weight, reduction="sum"),
-                               rtol=1e-14)  # fmt: skip
-    np.testing.assert_allclose(lossmod.sigmoid_focal_loss_grad(z, y, -1, 0, "mean"),
-                               lossmod.bce_with_logits_grad(z, y), rtol=1e-13, atol=1e-17)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.sigmoid_focal_loss(z, y, 0.3, 0, "sum"),
+        lossmod.bce_with_logits(z, y, weight=weight, reduction="sum"),
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(
+        lossmod.sigmoid_focal_loss_grad(z, y, -1, 0, "mean"),
+        lossmod.bce_with_logits_grad(z, y),
+        rtol=1e-13,
+        atol=1e-17,
+    )
     logits = 4 * rng.normal(size=(20, 5))
     labels = rng.integers(0, 5, size=20)
-    np.testing.assert_allclose(lossmod.softmax_focal_loss(logits, labels, gamma=0),
-                               lossmod.cross_entropy(logits, labels), rtol=1e-14)  # fmt: skip
-    np.testing.assert_allclose(lossmod.softmax_focal_loss_grad(logits, labels, gamma=0),
-                               lossmod.cross_entropy_grad(logits, labels), rtol=1e-12,
-                               atol=1e-17)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.softmax_focal_loss(logits, labels, gamma=0),
+        lossmod.cross_entropy(logits, labels),
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(
+        lossmod.softmax_focal_loss_grad(logits, labels, gamma=0),
+        lossmod.cross_entropy_grad(logits, labels),
+        rtol=1e-12,
+        atol=1e-17,
+    )
     alpha = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
     np.testing.assert_allclose(
         lossmod.softmax_focal_loss(logits, labels, gamma=0, alpha=alpha) * 20,
@@ -169,8 +193,11 @@ def test_gamma_zero_is_cross_entropy(rng: np.random.Generator) -> None:
         rtol=1e-14,
     )
     soft = special.softmax(rng.normal(size=(20, 5)), axis=1)
-    np.testing.assert_allclose(lossmod.softmax_focal_loss(logits, soft, gamma=0),
-                               lossmod.cross_entropy(logits, soft), rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.softmax_focal_loss(logits, soft, gamma=0),
+        lossmod.cross_entropy(logits, soft),
+        rtol=1e-14,
+    )
 
 
 def test_two_class_softmax_is_the_sigmoid_loss(rng: np.random.Generator) -> None:
@@ -202,17 +229,23 @@ def test_gradients_match_central_differences(gamma: float, rng: np.random.Genera
             check = lossmod.gradcheck(
                 lambda x, t=t, a=alpha: float(lossmod.sigmoid_focal_loss(x, t, a, gamma, "sum")),
                 lambda x, t=t, a=alpha: lossmod.sigmoid_focal_loss_grad(x, t, a, gamma, "sum"),
-                z, rtol=1e-6)  # fmt: skip
+                z,
+                rtol=1e-6,
+            )
             assert check.passed, check.relative_error
     logits = 3 * rng.normal(size=(8, 4))
     for labels in (rng.integers(0, 4, size=8), special.softmax(rng.normal(size=(8, 4)), axis=1)):
         for alpha in (None, np.array([1.0, 2.0, 0.5, 3.0])):
             check = lossmod.gradcheck(
-                lambda x, y=labels, a=alpha: float(lossmod.softmax_focal_loss(x, y, gamma=gamma,
-                                                                              alpha=a)),
-                lambda x, y=labels, a=alpha: lossmod.softmax_focal_loss_grad(x, y, gamma=gamma,
-                                                                             alpha=a),
-                logits, rtol=1e-6)  # fmt: skip
+                lambda x, y=labels, a=alpha: float(
+                    lossmod.softmax_focal_loss(x, y, gamma=gamma, alpha=a)
+                ),
+                lambda x, y=labels, a=alpha: lossmod.softmax_focal_loss_grad(
+                    x, y, gamma=gamma, alpha=a
+                ),
+                logits,
+                rtol=1e-6,
+            )
             assert check.passed, check.relative_error
 
 
@@ -230,18 +263,29 @@ def test_minimiser_is_under_confident(gamma: float) -> None:
 
         def slope(z: float, eta: float = eta, g: float = gamma) -> float:
             x, one = np.array([z]), np.ones(1)
-            return float(eta * lossmod.sigmoid_focal_loss_grad(x, one, -1, g)[0]
-                         + (1 - eta) * lossmod.sigmoid_focal_loss_grad(x, 0 * one, -1, g)[0])  # fmt: skip
+            return float(
+                eta * lossmod.sigmoid_focal_loss_grad(x, one, -1, g)[0]
+                + (1 - eta) * lossmod.sigmoid_focal_loss_grad(x, 0 * one, -1, g)[0]
+            )
 
         p_star = special.expit(optimize.brentq(slope, -20, 20, xtol=1e-14))
-        direct = optimize.minimize_scalar(lambda p, e=eta: expected_focal(p, e, gamma),
-                                          bounds=(1e-6, 1 - 1e-9), method="bounded",
-                                          options={"xatol": 1e-12})  # fmt: skip
+        direct = optimize.minimize_scalar(
+            lambda p, e=eta: expected_focal(p, e, gamma),
+            bounds=(1e-6, 1 - 1e-9),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
         np.testing.assert_allclose(p_star, direct.x, atol=1e-6)
         assert 0.5 < p_star < eta, f"{eta=} {p_star=}"
-    zero = optimize.brentq(lambda z: float(0.8 * lossmod.sigmoid_focal_loss_grad(
-        np.array([z]), np.ones(1), -1, 0.0)[0] + 0.2 * lossmod.sigmoid_focal_loss_grad(
-        np.array([z]), np.zeros(1), -1, 0.0)[0]), -20, 20, xtol=1e-14)  # fmt: skip
+    zero = optimize.brentq(
+        lambda z: float(
+            0.8 * lossmod.sigmoid_focal_loss_grad(np.array([z]), np.ones(1), -1, 0.0)[0]
+            + 0.2 * lossmod.sigmoid_focal_loss_grad(np.array([z]), np.zeros(1), -1, 0.0)[0]
+        ),
+        -20,
+        20,
+        xtol=1e-14,
+    )
     np.testing.assert_allclose(special.expit(zero), 0.8, rtol=1e-10)
 
 

@@ -236,14 +236,13 @@ def test_extreme_logits_match_mpmath(dtype: type) -> None:
     sig = np.array([sigmoid(x) for x in t])
     sig_neg = np.array([sigmoid(-x) for x in t])
     checks = [
-        (lossmod.gan_discriminator_loss(t, t[::-1].copy(), reduction="none"),
-         sp_neg + sp[::-1]),
+        (lossmod.gan_discriminator_loss(t, t[::-1].copy(), reduction="none"), sp_neg + sp[::-1]),
         (lossmod.gan_discriminator_loss_grad(t, t, reduction="sum"), -sig_neg),
         (lossmod.gan_generator_loss(t, reduction="none"), -sp),
         (lossmod.gan_generator_loss(t, kind="non_saturating", reduction="none"), sp_neg),
         (lossmod.gan_generator_loss_grad(t, reduction="sum"), -sig),
         (lossmod.gan_generator_loss_grad(t, kind="non_saturating", reduction="sum"), -sig_neg),
-    ]  # fmt: skip
+    ]
     for value, expected in checks:
         assert value.dtype == dtype and np.all(np.isfinite(value))
         np.testing.assert_allclose(value, expected, rtol=rtol, atol=0)

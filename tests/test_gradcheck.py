@@ -11,17 +11,20 @@ import lossmod
 def test_numerical_gradient_of_known_functions() -> None:
     """Central differences give 2x for sum(x^2) and cos(x) for sum(sin(x)) to 1e-9."""
     x = np.array([[-1.5, 0.0], [0.3, 4.0]])
-    np.testing.assert_allclose(lossmod.numerical_gradient(lambda v: np.sum(v**2), x), 2 * x,
-                               atol=1e-9)  # fmt: skip
-    np.testing.assert_allclose(lossmod.numerical_gradient(lambda v: np.sum(np.sin(v)), x),
-                               np.cos(x), atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.numerical_gradient(lambda v: np.sum(v**2), x), 2 * x, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        lossmod.numerical_gradient(lambda v: np.sum(np.sin(v)), x), np.cos(x), atol=1e-9
+    )
 
 
 def test_gradcheck_catches_a_wrong_gradient() -> None:
     """A gradient off by a factor (the classic forgotten 1/n or 2) fails; the right one passes."""
     pred, target = np.array([0.5, -1.0, 2.0]), np.zeros(3)
-    right = lossmod.gradcheck(lambda p: lossmod.mse(p, target),
-                              lambda p: lossmod.mse_grad(p, target), pred)  # fmt: skip
+    right = lossmod.gradcheck(
+        lambda p: lossmod.mse(p, target), lambda p: lossmod.mse_grad(p, target), pred
+    )
     wrong = lossmod.gradcheck(lambda p: lossmod.mse(p, target), lambda p: (p - target) / 3, pred)
     assert right.passed and right.relative_error < 1e-9
     assert not wrong.passed and wrong.relative_error == pytest.approx(1 / 3, rel=1e-6)

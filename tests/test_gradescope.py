@@ -98,9 +98,15 @@ def autograder(tmp_path_factory: pytest.TempPathFactory) -> Autograder:
             (root / "source" / info.filename).chmod((info.external_attr >> 16) & 0o777)
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     site = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "_course_dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}

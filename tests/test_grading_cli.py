@@ -334,8 +334,13 @@ def test_benchmark_quick_mode_runs() -> None:
     """benchmarks/grading.py --quick grades a few lesson notebooks both ways and prints both
     figures, every submission ok."""
     root = Path(__file__).resolve().parents[1]
-    run = subprocess.run([sys.executable, str(root / "benchmarks" / "grading.py"), "--quick"],
-                         capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "grading.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "per submission, graded alone: median" in run.stdout
     assert "statuses {'ok': 6}" in run.stdout

@@ -76,8 +76,17 @@ def test_each_and_gradient_are_written_block_by_block(n: int, small_blocks: int)
         seen.append(k.dtype)
         return z.sum(axis=1), z - k[:, None]
 
-    args = _kernels.Inputs([x, labels, 1.0], x.shape, "C", np.dtype(np.float32),
-                           np.dtype(np.float32), {}, (0,), lambda: None, indices=(1,))  # fmt: skip
+    args = _kernels.Inputs(
+        [x, labels, 1.0],
+        x.shape,
+        "C",
+        np.dtype(np.float32),
+        np.dtype(np.float32),
+        {},
+        (0,),
+        lambda: None,
+        indices=(1,),
+    )
     per_row, slopes = _kernels.evaluate(rows, args, loss="each", scale=1.0)
     assert per_row.shape == (n,)
     np.testing.assert_array_equal(slopes, x - labels[:, None].astype(np.float32))
@@ -201,8 +210,10 @@ def test_narrow_rows_give_the_same_bits(classes: int, monkeypatch: pytest.Monkey
         m, log_sum, p = primitives._logsumexp_and_softmax(z, axis=1)
         m2, log_sum2 = primitives._shifted_logsumexp(z, axis=1)
         assert (bits(m), bits(log_sum), bits(p)) == (
-            bits(m2), bits(log_sum2), bits(primitives._softmax(z, axis=1))
-        )  # fmt: skip
+            bits(m2),
+            bits(log_sum2),
+            bits(primitives._softmax(z, axis=1)),
+        )
         both = LOSSES["cross_entropy"].value_and_grad(z, labels)
         return [
             bits(lossmod.logsumexp(z)),

@@ -62,8 +62,14 @@ def first_label(pattern: str, sources: list[str]) -> str:
 def lab_environment(home: Path) -> dict[str, str]:
     """The environment for `jupyter`: every folder Jupyter and IPython write to under ``home``."""
     env = dict(os.environ)
-    for name in ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
-                 "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"]:  # fmt: skip
+    for name in [
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_DATA_DIR",
+        "JUPYTER_RUNTIME_DIR",
+        "IPYTHONDIR",
+        "JUPYTERLAB_SETTINGS_DIR",
+        "JUPYTERLAB_WORKSPACES_DIR",
+    ]:
         folder = home / name.lower()
         folder.mkdir(parents=True, exist_ok=True)
         env[name] = str(folder)
@@ -105,20 +111,30 @@ def lab() -> Iterator[Lab]:
     env = lab_environment(home)
     port, token = free_port(), os.urandom(16).hex()
     command = [
-        JUPYTER, "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+        JUPYTER,
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={notebooks}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]  # fmt: skip
+    ]
     if os.getuid() == 0:
         command.append("--allow-root")
     log = home / "server.log"
     base = f"http://127.0.0.1:{port}"
     with open(log, "w") as out:
         server = subprocess.Popen(
-            command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            command,
+            env=env,
+            cwd=home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     lab = Lab(f"{base}/lab/tree/{LESSON.name}?token={token}", base, log, env)
     try:
         deadline = time.monotonic() + TIMEOUT
@@ -149,9 +165,13 @@ def test_jupyterlab_myst_is_enabled_and_compatible(lab: Lab) -> None:
     """`jupyter labextension list` reports jupyterlab-myst "enabled" and "OK": with a JupyterLab it
     was not built for it says "not compatible" and Lab does not load it."""
     result = subprocess.run(
-        [JUPYTER, "labextension", "list"], env=lab.env, capture_output=True, text=True,
-        check=True, timeout=120,
-    )  # fmt: skip
+        [JUPYTER, "labextension", "list"],
+        env=lab.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     listing = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # no colours
     lines = [line for line in listing.splitlines() if "jupyterlab-myst" in line]
     assert len(lines) == 1, listing
@@ -256,8 +276,11 @@ def test_lesson_renders_as_in_the_book(lab: Lab) -> None:
     assert page["openDropdowns"] == 0, page["dropdownSummaries"]
     assert all(s.startswith("Solution to") for s in page["dropdownSummaries"])
     host = urlsplit(lab.base).netloc
-    elsewhere = [u for u in requests if urlsplit(u).scheme in {"http", "https", "ws", "wss"}
-                 and urlsplit(u).netloc != host]  # fmt: skip
+    elsewhere = [
+        u
+        for u in requests
+        if urlsplit(u).scheme in {"http", "https", "ws", "wss"} and urlsplit(u).netloc != host
+    ]
     assert not elsewhere, elsewhere
 
 

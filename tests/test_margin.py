@@ -34,15 +34,20 @@ def test_hinge_embedding_by_hand(
     """x for similar pairs, max(0, margin - x) for dissimilar ones, reduced."""
     x = np.abs(rng.normal(size=10)) * 2
     expected = [xi if yi == 1 else max(0.0, margin - xi) for xi, yi in zip(x, signs, strict=True)]
-    np.testing.assert_allclose(lossmod.hinge_embedding_loss(x, signs, margin, reduction=reduction),
-                               reduce(expected, reduction), rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.hinge_embedding_loss(x, signs, margin, reduction=reduction),
+        reduce(expected, reduction),
+        rtol=1e-15,
+    )
 
     def total(z: np.ndarray) -> float:
         return float(np.sum(lossmod.hinge_embedding_loss(z, signs, margin, reduction=reduction)))
 
-    np.testing.assert_allclose(lossmod.hinge_embedding_loss_grad(x, signs, margin,
-                                                                 reduction=reduction),
-                               central_differences(total, x), atol=1e-8)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.hinge_embedding_loss_grad(x, signs, margin, reduction=reduction),
+        central_differences(total, x),
+        atol=1e-8,
+    )
 
 
 # --- soft_margin_loss ------------------------------------------------------------------------
@@ -78,8 +83,12 @@ def test_soft_margin_gradient(reduction: str, signs: np.ndarray, rng: np.random.
     def total(z: np.ndarray) -> float:
         return float(np.sum(lossmod.soft_margin_loss(z, signs, reduction=reduction)))
 
-    np.testing.assert_allclose(lossmod.soft_margin_loss_grad(x, signs, reduction=reduction),
-                               central_differences(total, x), rtol=1e-6, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.soft_margin_loss_grad(x, signs, reduction=reduction),
+        central_differences(total, x),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 # --- margin_ranking_loss ---------------------------------------------------------------------
@@ -95,15 +104,18 @@ def test_margin_ranking_by_hand(
     expected = [max(0.0, -y * (a - b) + margin) for a, b, y in zip(x1, x2, signs, strict=True)]
     np.testing.assert_allclose(
         lossmod.margin_ranking_loss(x1, x2, signs, margin, reduction=reduction),
-        reduce(expected, reduction), rtol=1e-15)  # fmt: skip
+        reduce(expected, reduction),
+        rtol=1e-15,
+    )
 
     def total(z: np.ndarray) -> float:
-        return float(np.sum(lossmod.margin_ranking_loss(z, x2, signs, margin,
-                                                        reduction=reduction)))  # fmt: skip
+        return float(np.sum(lossmod.margin_ranking_loss(z, x2, signs, margin, reduction=reduction)))
 
     np.testing.assert_allclose(
         lossmod.margin_ranking_loss_grad(x1, x2, signs, margin, reduction=reduction),
-        central_differences(total, x1), atol=1e-8)  # fmt: skip
+        central_differences(total, x1),
+        atol=1e-8,
+    )
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -112,17 +124,25 @@ def test_margin_ranking_by_hand(
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.hinge_embedding_loss(np.ones(2), np.array([1.0, 0.0])),
-         r"^target must hold -1 or 1; got 0.0 at index \(1,\)$"),
-        (lambda: lossmod.soft_margin_loss(np.ones(3), np.ones((3, 1))),
-         r"^input has shape \(3,\) but target has shape \(3, 1\): they would broadcast to "
-         r"\(3, 3\); make them equal$"),
-        (lambda: lossmod.margin_ranking_loss(np.ones(3), np.ones((3, 1)), np.ones(3)),
-         r"^input1 has shape \(3,\) but input2 has shape \(3, 1\)"),
-        (lambda: lossmod.margin_ranking_loss(np.ones(2), np.array([np.nan, 0.0]), np.ones(2)),
-         r"^input2 contains NaN at index \(0,\)$"),
+        (
+            lambda: lossmod.hinge_embedding_loss(np.ones(2), np.array([1.0, 0.0])),
+            r"^target must hold -1 or 1; got 0.0 at index \(1,\)$",
+        ),
+        (
+            lambda: lossmod.soft_margin_loss(np.ones(3), np.ones((3, 1))),
+            r"^input has shape \(3,\) but target has shape \(3, 1\): they would broadcast to "
+            r"\(3, 3\); make them equal$",
+        ),
+        (
+            lambda: lossmod.margin_ranking_loss(np.ones(3), np.ones((3, 1)), np.ones(3)),
+            r"^input1 has shape \(3,\) but input2 has shape \(3, 1\)",
+        ),
+        (
+            lambda: lossmod.margin_ranking_loss(np.ones(2), np.array([np.nan, 0.0]), np.ones(2)),
+            r"^input2 contains NaN at index \(0,\)$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: object, message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -37,8 +37,12 @@ def test_claims_hold_with_other_blas_kernels(path: Path) -> None:
     for attempt in range(3):  # a kernel that dies at start-up is started again (see conftest)
         notebook = nbformat.read(path, as_version=4)
         notebook.cells.append(nbformat.v4.new_code_cell(REPORT_KERNELS))
-        client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+        client = NotebookClient(
+            notebook,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         try:
             client.execute(env={**os.environ, "OPENBLAS_CORETYPE": OTHER_KERNELS})
             break

@@ -24,8 +24,11 @@ def test_every_notebook_is_collected_by_nbval() -> None:
     """`pytest` (the README's test command) collects every notebook under chapters/ with nbval."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "chapters"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     collected = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
     missing = [
@@ -93,10 +96,26 @@ def test_a_broken_claim_fails_with_both_numbers(tmp_path: Path) -> None:
     path = tmp_path / "broken.ipynb"
     path.write_text(json.dumps(notebook))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:xdist",
-         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(path)],
-        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     assert result.returncode == 1, output
     assert "3 failed" in output, output

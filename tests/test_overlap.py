@@ -52,18 +52,27 @@ def test_tversky_at_one_half_is_dice_with_twice_the_smoothing(rng: np.random.Gen
     """alpha = beta = 1/2 and smoothing s is the Dice loss with smoothing 2 s (value and
     gradient)."""
     z, y = 3 * rng.normal(size=(5, 20)), (rng.uniform(size=(5, 20)) < 0.3).astype(float)
-    np.testing.assert_allclose(lossmod.tversky_loss(z, y, smooth=0.7),
-                               lossmod.dice_loss(z, y, smooth=1.4), rtol=1e-14)  # fmt: skip
-    np.testing.assert_allclose(lossmod.tversky_loss_grad(z, y, smooth=0.7),
-                               lossmod.dice_loss_grad(z, y, smooth=1.4), rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tversky_loss(z, y, smooth=0.7), lossmod.dice_loss(z, y, smooth=1.4), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        lossmod.tversky_loss_grad(z, y, smooth=0.7),
+        lossmod.dice_loss_grad(z, y, smooth=1.4),
+        rtol=1e-14,
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_extreme_logits_match_mpmath(dtype: type) -> None:
     """Logits of +-1e4 and +-40 mixed with moderate ones: values equal 60-digit mpmath (the loss
     of a nearly perfect mask, about 1e-18, is not lost to 1 - D cancellation)."""
-    z = np.array([[1e4, -1e4, 40.0, -40.0, 0.5], [1e4, 1e4, -1e4, -1e4, -1e4],
-                  [41.0, -39.0, 38.0, -1e4, 2.0]])  # fmt: skip
+    z = np.array(
+        [
+            [1e4, -1e4, 40.0, -40.0, 0.5],
+            [1e4, 1e4, -1e4, -1e4, -1e4],
+            [41.0, -39.0, 38.0, -1e4, 2.0],
+        ]
+    )
     y = np.array([[1.0, 0, 1, 0, 1], [1, 1, 0, 0, 0], [1, 0, 1, 0, 1]])
     for s in (1.0, 1e-3):
         value = lossmod.dice_loss(z.astype(dtype), y.astype(dtype), smooth=s, reduction="none")
@@ -86,9 +95,12 @@ def test_gradients_match_central_differences(smooth: float, rng: np.random.Gener
     and soft masks, for several alpha, beta and smoothing constants."""
     z = 2 * rng.normal(size=(3, 12))
     for y in ((rng.uniform(size=z.shape) < 0.3).astype(float), rng.uniform(size=z.shape)):
-        check = lossmod.gradcheck(lambda x, y=y: float(lossmod.dice_loss(x, y, smooth=smooth)),
-                                  lambda x, y=y: lossmod.dice_loss_grad(x, y, smooth=smooth),
-                                  z, rtol=1e-6)  # fmt: skip
+        check = lossmod.gradcheck(
+            lambda x, y=y: float(lossmod.dice_loss(x, y, smooth=smooth)),
+            lambda x, y=y: lossmod.dice_loss_grad(x, y, smooth=smooth),
+            z,
+            rtol=1e-6,
+        )
         assert check.passed, check.relative_error
         for a, b in ((0.3, 0.7), (0.9, 0.1)):
             check = lossmod.gradcheck(

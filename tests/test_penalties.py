@@ -164,16 +164,37 @@ def test_uncertainty_optimum_is_sigma_squared_equal_to_the_loss() -> None:
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: lossmod.l2_penalty([1.0], strength=-1.0), r"^strength must be a finite number >= 0; got -1.0$"),
-        (lambda: lossmod.l1_penalty_grad([1.0], strength=float("inf")), r"^strength must be a finite number >= 0; got inf$"),
-        (lambda: lossmod.l1_penalty([np.nan], strength=1.0), r"^weights contains NaN at index \(0,\)$"),
+        (
+            lambda: lossmod.l2_penalty([1.0], strength=-1.0),
+            r"^strength must be a finite number >= 0; got -1.0$",
+        ),
+        (
+            lambda: lossmod.l1_penalty_grad([1.0], strength=float("inf")),
+            r"^strength must be a finite number >= 0; got inf$",
+        ),
+        (
+            lambda: lossmod.l1_penalty([np.nan], strength=1.0),
+            r"^weights contains NaN at index \(0,\)$",
+        ),
         (lambda: lossmod.soft_threshold([1.0, 2.0], -0.5), r"^threshold must be >= 0; got -0.5$"),
-        (lambda: lossmod.soft_threshold([1.0, 2.0], [0.5, 0.5, 0.5]), r"^threshold has shape \(3,\) but x has shape \(2,\)"),
-        (lambda: lossmod.uncertainty_weighted_loss([1.0, 2.0], [0.0]), r"^task_losses has shape \(2,\) and log_variances shape \(1,\)"),
-        (lambda: lossmod.uncertainty_weighted_loss([1.0, -2.0], [0.0, 0.0]), r"^task_losses must be >= 0; got -2.0 at index 1$"),
-        (lambda: lossmod.uncertainty_weighted_loss_grad([1.0], [np.inf]), r"^log_variances must be finite"),
+        (
+            lambda: lossmod.soft_threshold([1.0, 2.0], [0.5, 0.5, 0.5]),
+            r"^threshold has shape \(3,\) but x has shape \(2,\)",
+        ),
+        (
+            lambda: lossmod.uncertainty_weighted_loss([1.0, 2.0], [0.0]),
+            r"^task_losses has shape \(2,\) and log_variances shape \(1,\)",
+        ),
+        (
+            lambda: lossmod.uncertainty_weighted_loss([1.0, -2.0], [0.0, 0.0]),
+            r"^task_losses must be >= 0; got -2.0 at index 1$",
+        ),
+        (
+            lambda: lossmod.uncertainty_weighted_loss_grad([1.0], [np.inf]),
+            r"^log_variances must be finite",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_arguments_raise_value_error_naming_them(
     call: Callable[[], object], message: str
 ) -> None:

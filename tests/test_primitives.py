@@ -21,10 +21,12 @@ logit_arrays = hnp.arrays(
 def test_logsumexp_log_softmax_softmax_match_scipy(z: np.ndarray) -> None:
     """logsumexp, log_softmax and softmax equal scipy.special's for any finite input."""
     np.testing.assert_allclose(lossmod.logsumexp(z), special.logsumexp(z, axis=-1), rtol=1e-13)
-    np.testing.assert_allclose(lossmod.log_softmax(z), special.log_softmax(z, axis=-1),
-                               rtol=1e-13, atol=1e-13)  # fmt: skip
-    np.testing.assert_allclose(lossmod.softmax(z), special.softmax(z, axis=-1), rtol=1e-13,
-                               atol=1e-300)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.log_softmax(z), special.log_softmax(z, axis=-1), rtol=1e-13, atol=1e-13
+    )
+    np.testing.assert_allclose(
+        lossmod.softmax(z), special.softmax(z, axis=-1), rtol=1e-13, atol=1e-300
+    )
 
 
 @given(logit_arrays)
@@ -51,8 +53,9 @@ def test_hand_values() -> None:
     assert lossmod.logsumexp(np.zeros(2)) == pytest.approx(np.log(2), rel=1e-15)
     assert lossmod.sigmoid(np.array(0.0)) == 0.5
     assert lossmod.softplus(np.array(np.log(3))) == pytest.approx(np.log(4), rel=1e-15)
-    np.testing.assert_allclose(lossmod.log_softmax(np.array([np.log(3), 0.0])),
-                               np.log([0.75, 0.25]), rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.log_softmax(np.array([np.log(3), 0.0])), np.log([0.75, 0.25]), rtol=1e-15
+    )
 
 
 def test_xlogy_matches_scipy_including_zero_conventions() -> None:
@@ -79,5 +82,6 @@ def test_gradients_of_primitives() -> None:
     z = np.random.default_rng(3).normal(size=5)
     assert lossmod.gradcheck(lambda v: lossmod.logsumexp(v), lossmod.softmax, z)
     assert lossmod.gradcheck(lambda v: lossmod.softplus(v).sum(), lossmod.sigmoid, z)
-    assert lossmod.gradcheck(lambda v: lossmod.log_sigmoid(v).sum(),
-                             lambda v: lossmod.sigmoid(-v), z)  # fmt: skip
+    assert lossmod.gradcheck(
+        lambda v: lossmod.log_sigmoid(v).sum(), lambda v: lossmod.sigmoid(-v), z
+    )

@@ -50,15 +50,34 @@ def test_registry_lists_the_course_losses() -> None:
     """The registry holds the foundation's losses, each with a `<name>_grad` beside it and a
     value_and_grad; a loss torch has is exported under torch's name too, as the same function (an
     alias, not a copy), with its gradient likewise."""
-    expected = {"mse", "mae", "huber", "smooth_l1", "pseudo_huber", "log_cosh", "bce",
-                "bce_with_logits", "cross_entropy", "kl_div", "kl_divergence"}  # fmt: skip
+    expected = {
+        "mse",
+        "mae",
+        "huber",
+        "smooth_l1",
+        "pseudo_huber",
+        "log_cosh",
+        "bce",
+        "bce_with_logits",
+        "cross_entropy",
+        "kl_div",
+        "kl_divergence",
+    }
     assert expected <= set(LOSSES)
     for name, loss in LOSSES.items():
         assert loss.value is getattr(lossmod, name)
         assert loss.grad is getattr(lossmod, f"{name}_grad")
         assert callable(loss.value_and_grad)
-        assert loss.input_space in {"values", "probabilities", "logits", "log-probabilities",
-                                    "log-rates", "scores", "distances", "embeddings"}  # fmt: skip
+        assert loss.input_space in {
+            "values",
+            "probabilities",
+            "logits",
+            "log-probabilities",
+            "log-rates",
+            "scores",
+            "distances",
+            "embeddings",
+        }
         if loss.torch_name is not None:
             assert getattr(lossmod, loss.torch_name) is loss.value
             assert getattr(lossmod, f"{loss.torch_name}_grad") is loss.grad
@@ -216,12 +235,18 @@ def test_reductions_are_consistent(name: str, rng: np.random.Generator) -> None:
     averaged = per_element
     if "target_lengths" in loss.arguments:
         averaged = per_element / np.maximum(args[loss.arguments.index("target_lengths")], 1)
-    np.testing.assert_allclose(loss.value(x, *args, reduction="mean", **options) * per_element.size,
-                               averaged.sum(), rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        loss.value(x, *args, reduction="mean", **options) * per_element.size,
+        averaged.sum(),
+        rtol=1e-14,
+    )
     for reduction in loss.reductions:
         assert loss.grad(x, *args, reduction=reduction, **options).shape == x.shape
-    np.testing.assert_allclose(loss.grad(x, *args, reduction="none", **options),
-                               loss.grad(x, *args, reduction="sum", **options), rtol=0)  # fmt: skip
+    np.testing.assert_allclose(
+        loss.grad(x, *args, reduction="none", **options),
+        loss.grad(x, *args, reduction="sum", **options),
+        rtol=0,
+    )
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -326,8 +351,12 @@ def test_any_shape_and_scale_gives_finite_values_of_the_right_shape(
     assert np.all(np.isfinite(per_element))
     grad = loss.grad(x, *call_args(target), **options)
     assert grad.shape == x.shape and np.all(np.isfinite(grad))
-    np.testing.assert_allclose(loss.value(x, *call_args(target), reduction="sum", **options),
-                               per_element.sum(), rtol=1e-12, atol=1e-300)  # fmt: skip
+    np.testing.assert_allclose(
+        loss.value(x, *call_args(target), reduction="sum", **options),
+        per_element.sum(),
+        rtol=1e-12,
+        atol=1e-300,
+    )
 
 
 def test_softmax_oracle_is_scipy() -> None:

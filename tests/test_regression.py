@@ -21,8 +21,11 @@ def test_match_scikit_learn(rng: np.random.Generator) -> None:
 def test_huber_matches_scipy(delta: float, rng: np.random.Generator) -> None:
     """Elementwise huber equals scipy.special.huber(delta, pred - target)."""
     pred, target = 3 * rng.normal(size=200), rng.normal(size=200)
-    np.testing.assert_allclose(lossmod.huber(pred, target, delta=delta, reduction="none"),
-                               special.huber(delta, pred - target), rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.huber(pred, target, delta=delta, reduction="none"),
+        special.huber(delta, pred - target),
+        rtol=1e-15,
+    )
 
 
 def test_hand_table() -> None:
@@ -36,8 +39,9 @@ def test_hand_table() -> None:
     np.testing.assert_allclose(lossmod.mse_grad(pred, target), [0, 4 / 3, 8 / 3], rtol=1e-15)
     np.testing.assert_allclose(lossmod.mae_grad(pred, target), [0, 1 / 3, 1 / 3], rtol=1e-15)
     np.testing.assert_allclose(lossmod.huber_grad(pred, target), [0, 1 / 3, 1 / 3], rtol=1e-15)
-    np.testing.assert_allclose(lossmod.huber(pred, target, delta=3.0, reduction="none"),
-                               [0, 2, 7.5], rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.huber(pred, target, delta=3.0, reduction="none"), [0, 2, 7.5], rtol=1e-15
+    )
 
 
 def test_huber_is_continuous_with_continuous_slope_at_delta() -> None:
@@ -118,10 +122,16 @@ def test_smooth_l1_is_huber_over_delta(beta: float, rng: np.random.Generator) ->
     is clip(r / beta, -1, 1)."""
     pred, target = rng.normal(0, 3, 200), rng.normal(0, 3, 200)
     r = pred - target
-    np.testing.assert_allclose(lossmod.smooth_l1(pred, target, beta=beta, reduction="none"),
-                               special.huber(beta, r) / beta, rtol=1e-14)  # fmt: skip
-    np.testing.assert_allclose(lossmod.smooth_l1_grad(pred, target, beta=beta, reduction="sum"),
-                               np.clip(r / beta, -1, 1), rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.smooth_l1(pred, target, beta=beta, reduction="none"),
+        special.huber(beta, r) / beta,
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(
+        lossmod.smooth_l1_grad(pred, target, beta=beta, reduction="sum"),
+        np.clip(r / beta, -1, 1),
+        rtol=1e-15,
+    )
 
 
 def test_pseudo_huber_and_log_cosh_hand_values() -> None:
@@ -134,8 +144,9 @@ def test_pseudo_huber_and_log_cosh_hand_values() -> None:
     assert lossmod.log_cosh_grad([np.log(2.0)], [0.0])[0] == pytest.approx(0.6, rel=1e-15)
 
 
-@pytest.mark.parametrize("r", [1e-300, 1e-150, 1e-20, 1e-8, 1e-4, 0.3, 5.0, 19.9, 20.1, 700.0,
-                               1e4, 1e300])  # fmt: skip
+@pytest.mark.parametrize(
+    "r", [1e-300, 1e-150, 1e-20, 1e-8, 1e-4, 0.3, 5.0, 19.9, 20.1, 700.0, 1e4, 1e300]
+)
 def test_pseudo_huber_and_log_cosh_against_mpmath(r: float) -> None:
     """Full relative accuracy (1e-14) from tiny residuals, where sqrt(1 + t^2) - 1 and
     log(cosh r) cancel, to huge ones, where r^2 and cosh r overflow."""

@@ -80,10 +80,23 @@ def release(html_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make release`'s script, on the built book and a freshly built hand-out."""
     work = tmp_path_factory.mktemp("release")
     for command in (
-        [sys.executable, str(ROOT / "tools" / "learner_edition.py"), "--out", str(work / "learner")],
-        [sys.executable, str(ROOT / "tools" / "release.py"), "--html", str(html_dir),
-         "--learner", str(work / "learner"), "--out", str(work / "dist")],
-    ):  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "tools" / "learner_edition.py"),
+            "--out",
+            str(work / "learner"),
+        ],
+        [
+            sys.executable,
+            str(ROOT / "tools" / "release.py"),
+            "--html",
+            str(html_dir),
+            "--learner",
+            str(work / "learner"),
+            "--out",
+            str(work / "dist"),
+        ],
+    ):
         run = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
         assert run.returncode == 0, run.stdout + run.stderr
     return work / "dist" / VERSION

@@ -37,8 +37,11 @@ def pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def test_pinball_is_sklearns_mean_pinball_loss(pair: tuple, q: float) -> None:
     """reduction="mean" is mean_pinball_loss(target, pred, alpha=q) (argument order reversed)."""
     pred, target = pair
-    np.testing.assert_allclose(lossmod.pinball_loss(pred, target, quantile=q),
-                               mean_pinball_loss(target, pred, alpha=q), rtol=1e-13)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.pinball_loss(pred, target, quantile=q),
+        mean_pinball_loss(target, pred, alpha=q),
+        rtol=1e-13,
+    )
 
 
 def test_pinball_residual_convention_and_half_absolute_error() -> None:
@@ -47,8 +50,9 @@ def test_pinball_residual_convention_and_half_absolute_error() -> None:
     costs = lossmod.pinball_loss([0.0, 2.0], [1.0, 1.0], quantile=0.9, reduction="none")
     np.testing.assert_allclose(costs, [0.9, 0.1], rtol=1e-15)
     x = np.array([0.3, -2.0, 5.0])
-    np.testing.assert_allclose(lossmod.pinball_loss(x, np.zeros(3)),
-                               lossmod.mae(x, np.zeros(3)) / 2, rtol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.pinball_loss(x, np.zeros(3)), lossmod.mae(x, np.zeros(3)) / 2, rtol=1e-15
+    )
 
 
 def test_pinball_gradient_is_central_differences_and_zero_at_ties(pair: tuple) -> None:
@@ -57,8 +61,9 @@ def test_pinball_gradient_is_central_differences_and_zero_at_ties(pair: tuple) -
     pred, target = pair
     q = 0.3
     numeric = central_differences(lambda p: mean_pinball_loss(target, p, alpha=q), pred)
-    np.testing.assert_allclose(lossmod.pinball_loss_grad(pred, target, quantile=q), numeric,
-                               rtol=1e-6, atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.pinball_loss_grad(pred, target, quantile=q), numeric, rtol=1e-6, atol=1e-10
+    )
     np.testing.assert_array_equal(lossmod.pinball_loss_grad([1.0], [1.0], quantile=q), [0.0])
 
 
@@ -110,17 +115,26 @@ def test_tweedie_is_sklearns_mean_tweedie_deviance(amounts: tuple, power: float)
     eta, y = amounts
     expected = mean_tweedie_deviance(y, np.exp(eta), power=power)
     np.testing.assert_allclose(lossmod.tweedie_deviance(eta, y, power=power), expected, rtol=1e-12)
-    np.testing.assert_allclose(lossmod.tweedie_deviance(eta, y, power=power, reduction="sum"),
-                               expected * y.size, rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance(eta, y, power=power, reduction="sum"),
+        expected * y.size,
+        rtol=1e-12,
+    )
 
 
 def test_poisson_and_gamma_are_sklearns_deviances(amounts: tuple) -> None:
     """power 1 is mean_poisson_deviance, power 2 (positive targets) mean_gamma_deviance."""
     eta, y = amounts
-    np.testing.assert_allclose(lossmod.tweedie_deviance(eta, y, power=1.0),
-                               mean_poisson_deviance(y, np.exp(eta)), rtol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(lossmod.tweedie_deviance(eta[4:], y[4:], power=2.0),
-                               mean_gamma_deviance(y[4:], np.exp(eta[4:])), rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance(eta, y, power=1.0),
+        mean_poisson_deviance(y, np.exp(eta)),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance(eta[4:], y[4:], power=2.0),
+        mean_gamma_deviance(y[4:], np.exp(eta[4:])),
+        rtol=1e-12,
+    )
 
 
 def test_poisson_deviance_is_twice_the_likelihood_gap(amounts: tuple) -> None:
@@ -129,8 +143,12 @@ def test_poisson_deviance_is_twice_the_likelihood_gap(amounts: tuple) -> None:
     y = np.arange(30.0) % 7
     mu = np.exp(eta)
     gap = stats.poisson.logpmf(y, y) - stats.poisson.logpmf(y, mu)
-    np.testing.assert_allclose(lossmod.tweedie_deviance(eta, y, power=1.0, reduction="none"),
-                               2 * gap, rtol=1e-10, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance(eta, y, power=1.0, reduction="none"),
+        2 * gap,
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 def test_gamma_deviance_is_twice_the_likelihood_gap(amounts: tuple) -> None:
@@ -139,8 +157,12 @@ def test_gamma_deviance_is_twice_the_likelihood_gap(amounts: tuple) -> None:
     y, eta = y[4:], eta[4:]
     k = 3.0
     gap = stats.gamma.logpdf(y, k, scale=y / k) - stats.gamma.logpdf(y, k, scale=np.exp(eta) / k)
-    np.testing.assert_allclose(k * lossmod.tweedie_deviance(eta, y, power=2.0, reduction="none"),
-                               2 * gap, rtol=1e-9, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        k * lossmod.tweedie_deviance(eta, y, power=2.0, reduction="none"),
+        2 * gap,
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("power", [1.0, 1.0 + 1e-7, 1.3, 2.0 - 1e-7, 2.0])
@@ -162,8 +184,12 @@ def test_tweedie_against_mpmath_at_50_digits(power: float) -> None:
             a, b = 1 - p, 2 - p
             d = 2 * (t**b / (a * b) - t * mu**a / a + mu**b / b)
         expected.append(float(d))
-    np.testing.assert_allclose(lossmod.tweedie_deviance(eta, y, power=power, reduction="none"),
-                               expected, rtol=1e-9, atol=1e-30)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance(eta, y, power=power, reduction="none"),
+        expected,
+        rtol=1e-9,
+        atol=1e-30,
+    )
 
 
 @pytest.mark.parametrize("power", [1.0, 1.4, 2.0])
@@ -173,11 +199,15 @@ def test_tweedie_gradient_is_central_differences(amounts: tuple, power: float) -
     if power == 2.0:
         eta, y = eta[4:], y[4:]
     numeric = central_differences(lambda e: mean_tweedie_deviance(y, np.exp(e), power=power), eta)
-    np.testing.assert_allclose(lossmod.tweedie_deviance_grad(eta, y, power=power), numeric,
-                               rtol=1e-6, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance_grad(eta, y, power=power), numeric, rtol=1e-6, atol=1e-9
+    )
     mu = np.exp(eta)
-    np.testing.assert_allclose(lossmod.tweedie_deviance_grad(eta, y, power=power),
-                               2 * mu ** (1 - power) * (mu - y) / y.size, rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tweedie_deviance_grad(eta, y, power=power),
+        2 * mu ** (1 - power) * (mu - y) / y.size,
+        rtol=1e-12,
+    )
 
 
 def test_tweedie_domain_errors_are_named() -> None:
@@ -249,10 +279,14 @@ def test_barron_near_its_limits_against_mpmath(alpha: float) -> None:
         # d / a ((q / d + 1)^(a / 2) - 1), without rounding (q / d + 1)^(a / 2) to 1
         values.append(float(d / a * mpmath.expm1(a / 2 * mpmath.log1p(q / d))))
         slopes.append(float(mpmath.mpf(xi) * (q / d + 1) ** (a / 2 - 1)))
-    np.testing.assert_allclose(lossmod.barron_loss(x, np.zeros_like(x), alpha=alpha,
-                                                   reduction="none"), values, rtol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(lossmod.barron_loss_grad(x, np.zeros_like(x), alpha=alpha,
-                                                        reduction="none"), slopes, rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.barron_loss(x, np.zeros_like(x), alpha=alpha, reduction="none"), values, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        lossmod.barron_loss_grad(x, np.zeros_like(x), alpha=alpha, reduction="none"),
+        slopes,
+        rtol=1e-12,
+    )
 
 
 def test_barron_is_continuous_in_alpha_at_its_limits(pair: tuple) -> None:
@@ -273,12 +307,19 @@ def test_barron_gradient_is_central_differences(pair: tuple, alpha: float) -> No
     pred, target = pair
 
     def mean(p: np.ndarray) -> float:
-        return float(np.mean(barron_by_hand(p - target, alpha, 0.8))) if alpha not in (
-            2.0, 0.0, -math.inf) else float(lossmod.barron_loss(p, target, alpha=alpha, scale=0.8))  # fmt: skip
+        return (
+            float(np.mean(barron_by_hand(p - target, alpha, 0.8)))
+            if alpha not in (2.0, 0.0, -math.inf)
+            else float(lossmod.barron_loss(p, target, alpha=alpha, scale=0.8))
+        )
 
     numeric = central_differences(mean, pred)
-    np.testing.assert_allclose(lossmod.barron_loss_grad(pred, target, alpha=alpha, scale=0.8),
-                               numeric, rtol=1e-6, atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.barron_loss_grad(pred, target, alpha=alpha, scale=0.8),
+        numeric,
+        rtol=1e-6,
+        atol=1e-10,
+    )
 
 
 def test_barron_bad_options_are_named() -> None:
@@ -300,13 +341,19 @@ def test_cauchy_is_scipys_least_squares_cauchy_and_cauchy_density(pair: tuple) -
     c = 1.7
     residual = pred - target
     # least_squares reports the cost at its solution: start it there with nothing to move.
-    fit = optimize.least_squares(lambda theta: residual + 0 * theta, [0.0], loss="cauchy",
-                                 f_scale=c, max_nfev=1)  # fmt: skip
-    np.testing.assert_allclose(lossmod.cauchy_loss(pred, target, scale=c, reduction="sum"),
-                               fit.cost, rtol=1e-12)  # fmt: skip
+    fit = optimize.least_squares(
+        lambda theta: residual + 0 * theta, [0.0], loss="cauchy", f_scale=c, max_nfev=1
+    )
+    np.testing.assert_allclose(
+        lossmod.cauchy_loss(pred, target, scale=c, reduction="sum"), fit.cost, rtol=1e-12
+    )
     nll = -stats.cauchy.logpdf(residual, scale=c) + stats.cauchy.logpdf(0.0, scale=c)
-    np.testing.assert_allclose(lossmod.cauchy_loss(pred, target, scale=c, reduction="none"),
-                               c**2 / 2 * nll, rtol=1e-11, atol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.cauchy_loss(pred, target, scale=c, reduction="none"),
+        c**2 / 2 * nll,
+        rtol=1e-11,
+        atol=1e-14,
+    )
 
 
 def test_cauchy_is_barron_at_alpha_0(pair: tuple) -> None:
@@ -328,10 +375,15 @@ def test_tukey_biweight_by_hand() -> None:
     value = np.where(inside, c**2 / 6 * (1 - (1 - u**2) ** 3), c**2 / 6)
     value[1] = 0.5e-18  # 1 - (1 - u^2)^3 cancels; the loss is r^2 / 2 there
     psi = np.where(inside, r * (1 - u**2) ** 2, 0.0)
-    np.testing.assert_allclose(lossmod.tukey_biweight_loss(r, np.zeros(7), scale=c, reduction="none"),
-                               value, rtol=1e-12, atol=0)  # fmt: skip
-    np.testing.assert_allclose(lossmod.tukey_biweight_loss_grad(r, np.zeros(7), scale=c,
-                                                                reduction="none"), psi, rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.tukey_biweight_loss(r, np.zeros(7), scale=c, reduction="none"),
+        value,
+        rtol=1e-12,
+        atol=0,
+    )
+    np.testing.assert_allclose(
+        lossmod.tukey_biweight_loss_grad(r, np.zeros(7), scale=c, reduction="none"), psi, rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", ["cauchy_loss", "tukey_biweight_loss"])

@@ -492,57 +492,101 @@ TG = np.array([[1, 2], [2, 0]])
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.ctc_loss(LP[0, 0], TG, [4, 4], [2, 1]),
-         r"^log_probs must have shape \(T, N, C\) or, unbatched, \(T, C\); got shape \(3,\)$"),
-        (lambda: lossmod.ctc_loss(LP[None], TG, [4, 4], [2, 1]),
-         r"^log_probs must have shape .* got shape \(1, 4, 2, 3\)$"),
-        (lambda: lossmod.ctc_loss(np.where(np.arange(3) == 1, np.nan, LP), TG, [4, 4], [2, 1]),
-         r"^log_probs contains NaN at index \(0, 0, 1\)$"),
-        (lambda: lossmod.ctc_loss(np.where(np.arange(3) == 2, np.inf, LP), TG, [4, 4], [2, 1]),
-         r"^log_probs must be < \+inf \(log-probabilities\); got inf at index \(0, 0, 2\)$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 5], [2, 1]),
-         r"^input_lengths must be <= T = 4 \(the length of log_probs\); got 5 at index 1$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, -1], [2, 1]),
-         r"^input_lengths must be >= 0; got -1 at index 1$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4, 4], [2, 1]),
-         r"^input_lengths has shape \(3,\) but log_probs has batch size N = 2: give one length "
-         r"per sequence, shape \(N,\)$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4.0, 4.0], [2, 1]),
-         r"^input_lengths must hold integers; got dtype float64$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 3]),
-         r"^target_lengths must be <= S = 2 \(targets has shape \(2, 2\)\); got 3 at index 1$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, -1]),
-         r"^target_lengths must be >= 0; got -1 at index 1$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 2]),
-         r"^targets must not contain the blank \(0\); got it at sequence 1, position 1$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 1], blank=2),
-         r"^targets must not contain the blank \(2\); got it at sequence 0, position 1$"),
-        (lambda: lossmod.ctc_loss(LP, np.array([[1, 3], [2, 0]]), [4, 4], [2, 1]),
-         r"^targets must hold class indices in \[0, 3\); got 3 at sequence 0, position 1$"),
-        (lambda: lossmod.ctc_loss(LP, np.array([1, -2, 2]), [4, 4], [2, 1]),
-         r"^targets must hold class indices in \[0, 3\); got -2 at sequence 0, position 1$"),
-        (lambda: lossmod.ctc_loss(LP, TG.astype(float), [4, 4], [2, 1]),
-         r"^targets must hold class indices \(integers\); got dtype float64$"),
-        (lambda: lossmod.ctc_loss(LP, np.array([1, 2, 2, 1]), [4, 4], [2, 1]),
-         r"^targets is 1-D, so it holds the targets concatenated: its length must be "
-         r"sum\(target_lengths\) = 3; got 4$"),
-        (lambda: lossmod.ctc_loss(LP, TG[:1], [4, 4], [2, 1]),
-         r"^targets has shape \(1, 2\) but log_probs has batch size N = 2: give one padded row "
-         r"per sequence$"),
-        (lambda: lossmod.ctc_loss(LP, TG[None], [4, 4], [2, 1]),
-         r"^targets must have shape \(N, S\) \(padded\) or \(sum\(target_lengths\),\) "
-         r"\(concatenated\); got \(1, 2, 2\)$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 1], blank=3),
-         r"^blank must be a class index in \[0, 3\); got 3$"),
-        (lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 1], reduction="batchmean"),  # type: ignore[arg-type]
-         r"^reduction must be one of 'mean', 'sum', 'none'; got 'batchmean'$"),
-        (lambda: lossmod.ctc_loss(LP[:, 0], TG[0], [4, 4], 2),
-         r"^input_lengths has shape \(2,\) but log_probs has batch size N = 1: give one length "
-         r"per sequence, shape \(\) or \(1,\)$"),
-        (lambda: lossmod.ctc_loss(LP[:, :0], np.zeros((0, 1), int), [], []),
-         r"^reduction='mean' over an empty batch is undefined \(0 / 0\)$"),
+        (
+            lambda: lossmod.ctc_loss(LP[0, 0], TG, [4, 4], [2, 1]),
+            r"^log_probs must have shape \(T, N, C\) or, unbatched, \(T, C\); got shape \(3,\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP[None], TG, [4, 4], [2, 1]),
+            r"^log_probs must have shape .* got shape \(1, 4, 2, 3\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(np.where(np.arange(3) == 1, np.nan, LP), TG, [4, 4], [2, 1]),
+            r"^log_probs contains NaN at index \(0, 0, 1\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(np.where(np.arange(3) == 2, np.inf, LP), TG, [4, 4], [2, 1]),
+            r"^log_probs must be < \+inf \(log-probabilities\); got inf at index \(0, 0, 2\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 5], [2, 1]),
+            r"^input_lengths must be <= T = 4 \(the length of log_probs\); got 5 at index 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, -1], [2, 1]),
+            r"^input_lengths must be >= 0; got -1 at index 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4, 4], [2, 1]),
+            r"^input_lengths has shape \(3,\) but log_probs has batch size N = 2: give one length "
+            r"per sequence, shape \(N,\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4.0, 4.0], [2, 1]),
+            r"^input_lengths must hold integers; got dtype float64$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 3]),
+            r"^target_lengths must be <= S = 2 \(targets has shape \(2, 2\)\); got 3 at index 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, -1]),
+            r"^target_lengths must be >= 0; got -1 at index 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 2]),
+            r"^targets must not contain the blank \(0\); got it at sequence 1, position 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 1], blank=2),
+            r"^targets must not contain the blank \(2\); got it at sequence 0, position 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, np.array([[1, 3], [2, 0]]), [4, 4], [2, 1]),
+            r"^targets must hold class indices in \[0, 3\); got 3 at sequence 0, position 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, np.array([1, -2, 2]), [4, 4], [2, 1]),
+            r"^targets must hold class indices in \[0, 3\); got -2 at sequence 0, position 1$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG.astype(float), [4, 4], [2, 1]),
+            r"^targets must hold class indices \(integers\); got dtype float64$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, np.array([1, 2, 2, 1]), [4, 4], [2, 1]),
+            r"^targets is 1-D, so it holds the targets concatenated: its length must be "
+            r"sum\(target_lengths\) = 3; got 4$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG[:1], [4, 4], [2, 1]),
+            r"^targets has shape \(1, 2\) but log_probs has batch size N = 2: give one padded row "
+            r"per sequence$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG[None], [4, 4], [2, 1]),
+            r"^targets must have shape \(N, S\) \(padded\) or \(sum\(target_lengths\),\) "
+            r"\(concatenated\); got \(1, 2, 2\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 1], blank=3),
+            r"^blank must be a class index in \[0, 3\); got 3$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP, TG, [4, 4], [2, 1], reduction="batchmean"),  # type: ignore[arg-type]
+            r"^reduction must be one of 'mean', 'sum', 'none'; got 'batchmean'$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP[:, 0], TG[0], [4, 4], 2),
+            r"^input_lengths has shape \(2,\) but log_probs has batch size N = 1: give one length "
+            r"per sequence, shape \(\) or \(1,\)$",
+        ),
+        (
+            lambda: lossmod.ctc_loss(LP[:, :0], np.zeros((0, 1), int), [], []),
+            r"^reduction='mean' over an empty batch is undefined \(0 / 0\)$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: Callable[[], object], message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -90,8 +90,7 @@ def test_hinge_mean_is_sklearns_hinge_loss(rng: np.random.Generator) -> None:
     s = 2.0 * rng.normal(size=50)
     y = rng.choice([-1.0, 1.0], size=50)
     np.testing.assert_allclose(lossmod.hinge_loss(s, y), sk_hinge_loss(y, s), rtol=1e-14)
-    np.testing.assert_allclose(lossmod.hinge_loss(s, y), sk_hinge_loss((y + 1) / 2, s),
-                               rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(lossmod.hinge_loss(s, y), sk_hinge_loss((y + 1) / 2, s), rtol=1e-14)
 
 
 def test_hinge_and_squared_hinge_by_hand() -> None:
@@ -100,12 +99,13 @@ def test_hinge_and_squared_hinge_by_hand() -> None:
     s = np.array([-2.0, 0.0, 0.5, 1.0, -3.0])
     y = np.array([1.0, -1.0, 1.0, 1.0, -1.0])
     np.testing.assert_array_equal(lossmod.hinge_loss(s, y, reduction="none"), [3, 1, 0.5, 0, 0])
-    np.testing.assert_array_equal(lossmod.squared_hinge_loss(s, y, reduction="none"),
-                                  [9, 1, 0.25, 0, 0])  # fmt: skip
-    np.testing.assert_array_equal(lossmod.hinge_loss_grad(s, y, reduction="sum"),
-                                  [-1, 1, -1, 0, 0])  # fmt: skip
-    np.testing.assert_array_equal(lossmod.squared_hinge_loss_grad(s, y, reduction="sum"),
-                                  [-6, 2, -1, 0, 0])  # fmt: skip
+    np.testing.assert_array_equal(
+        lossmod.squared_hinge_loss(s, y, reduction="none"), [9, 1, 0.25, 0, 0]
+    )
+    np.testing.assert_array_equal(lossmod.hinge_loss_grad(s, y, reduction="sum"), [-1, 1, -1, 0, 0])
+    np.testing.assert_array_equal(
+        lossmod.squared_hinge_loss_grad(s, y, reduction="sum"), [-6, 2, -1, 0, 0]
+    )
 
 
 @pytest.mark.parametrize("name", ["hinge_loss", "squared_hinge_loss"])
@@ -136,8 +136,9 @@ def test_population_minimisers(eta: float) -> None:
             pair = loss(np.array([f, f]), np.array([1.0, -1.0]), reduction="none")
             return float(eta * pair[0] + (1 - eta) * pair[1])
 
-        best = optimize.minimize_scalar(risk, bounds=(-3, 3), method="bounded",
-                                        options={"xatol": 1e-10})  # fmt: skip
+        best = optimize.minimize_scalar(
+            risk, bounds=(-3, 3), method="bounded", options={"xatol": 1e-10}
+        )
         np.testing.assert_allclose(best.x, expected, atol=1e-6)
 
 
@@ -212,8 +213,9 @@ def test_maps_finite_at_extremes_on_any_axis(mapping, dtype: type) -> None:  # t
     np.testing.assert_allclose(p[0], [0.5, 0.0, 0.5, 0.0], atol=1e-7)
     np.testing.assert_array_equal(mapping(z.T, axis=0), p.T)
     cube = np.random.default_rng(0).normal(size=(2, 3, 4))
-    np.testing.assert_allclose(mapping(cube, axis=1),
-                               np.moveaxis(mapping(np.moveaxis(cube, 1, -1)), -1, 1))  # fmt: skip
+    np.testing.assert_allclose(
+        mapping(cube, axis=1), np.moveaxis(mapping(np.moveaxis(cube, 1, -1)), -1, 1)
+    )
 
 
 def jacobian(name: str, z: np.ndarray) -> np.ndarray:
@@ -230,8 +232,9 @@ def test_jacobians_are_central_differences(name: str, rng: np.random.Generator) 
     support's edges; they are symmetric and annihilate the all-ones vector."""
     for _ in range(10):
         z = 1.5 * rng.normal(size=6)
-        numeric = np.array([central_differences(lambda x, k=k: MAPS[name](x)[k], z)
-                            for k in range(6)])  # fmt: skip
+        numeric = np.array(
+            [central_differences(lambda x, k=k: MAPS[name](x)[k], z) for k in range(6)]
+        )
         j = jacobian(name, z)
         np.testing.assert_allclose(j, numeric, atol=1e-7)
         np.testing.assert_allclose(j, j.T, atol=0)
@@ -267,8 +270,7 @@ def test_sparsemax_loss_is_martins_and_astudillos_formula(rng: np.random.Generat
         support = p > 0
         tau = zi[support][0] - p[support][0]
         expected.append(-zi[ki] + 0.5 * np.sum(zi[support] ** 2 - tau**2) + 0.5)
-    np.testing.assert_allclose(lossmod.sparsemax_loss(z, k, reduction="none"), expected,
-                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(lossmod.sparsemax_loss(z, k, reduction="none"), expected, atol=1e-12)
 
 
 def test_entmax15_loss_is_the_entmax_packages_formula(rng: np.random.Generator) -> None:
@@ -279,8 +281,7 @@ def test_entmax15_loss_is_the_entmax_packages_formula(rng: np.random.Generator) 
     for zi, ki in zip(z, k, strict=True):
         p = mpmath_entmax15(zi)
         expected.append((1 - np.sum(p**1.5)) / 0.75 + (p - np.eye(5)[ki]) @ zi)
-    np.testing.assert_allclose(lossmod.entmax15_loss(z, k, reduction="none"), expected,
-                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(lossmod.entmax15_loss(z, k, reduction="none"), expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", FY)
@@ -295,8 +296,9 @@ def test_fy_gradients_are_prediction_minus_target(
     for target in (rng.integers(0, 5, size=8), rng.dirichlet(np.ones(5), size=8)):
         rows = np.eye(5)[target] if target.ndim == 1 else target
         scale = 1 / 8 if reduction == "mean" else 1.0
-        np.testing.assert_allclose(grad(z, target, reduction=reduction),
-                                   scale * (MAPS[name](z) - rows), atol=1e-15)  # fmt: skip
+        np.testing.assert_allclose(
+            grad(z, target, reduction=reduction), scale * (MAPS[name](z) - rows), atol=1e-15
+        )
         numeric = central_differences(
             lambda x, t=target: np.sum(loss(x, t, reduction=reduction)), z
         )
@@ -339,8 +341,10 @@ def test_fy_losses_exact_at_extremes(name: str, dtype: type) -> None:
     loss, grad = getattr(lossmod, name), getattr(lossmod, f"{name}_grad")
     values = loss(z, labels, reduction="none")
     assert values.dtype == dtype and np.all(np.isfinite(values))
-    naive = [fenchel_young(name, zi, yi) for zi, yi in zip(z.astype(np.float64), np.eye(3)[labels],
-                                                           strict=True)]  # fmt: skip
+    naive = [
+        fenchel_young(name, zi, yi)
+        for zi, yi in zip(z.astype(np.float64), np.eye(3)[labels], strict=True)
+    ]
     np.testing.assert_allclose(values, naive, rtol=1e-6)
     np.testing.assert_allclose(values[0], 2e4, rtol=1e-6)
     g = grad(z, labels, reduction="none")
@@ -356,8 +360,9 @@ def test_shannon_member_is_cross_entropy(rng: np.random.Generator) -> None:
     y = rng.dirichlet(np.ones(4), size=10)
     fy = lossmod.logsumexp(z) + np.sum(y * np.log(y), axis=1) - np.sum(z * y, axis=1)
     entropy = -np.sum(y * np.log(y), axis=1)
-    np.testing.assert_allclose(fy, lossmod.cross_entropy(z, y, reduction="none") - entropy,
-                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        fy, lossmod.cross_entropy(z, y, reduction="none") - entropy, rtol=1e-12
+    )
 
 
 def test_fy_errors_are_named() -> None:

@@ -28,47 +28,65 @@ TORCH_SIGNATURES = {
     "huber_loss": "input, target, reduction='mean', delta=1.0, weight=None",
     "smooth_l1_loss": "input, target, size_average=None, reduce=None, reduction='mean', beta=1.0",
     "binary_cross_entropy": (
-        "input, target, weight=None, size_average=None, reduce=None, reduction='mean'"),
+        "input, target, weight=None, size_average=None, reduce=None, reduction='mean'"
+    ),
     "binary_cross_entropy_with_logits": (
         "input, target, weight=None, size_average=None, reduce=None, reduction='mean', "
-        "pos_weight=None"),
+        "pos_weight=None"
+    ),
     "cross_entropy": (
         "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
-        "reduction='mean', label_smoothing=0.0"),
+        "reduction='mean', label_smoothing=0.0"
+    ),
     "nll_loss": (
         "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
-        "reduction='mean'"),
+        "reduction='mean'"
+    ),
     "kl_div": "input, target, size_average=None, reduce=None, reduction='mean', log_target=False",
     "poisson_nll_loss": (
         "input, target, log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, "
-        "reduction='mean'"),
+        "reduction='mean'"
+    ),
     "gaussian_nll_loss": "input, target, var, full=False, eps=1e-06, reduction='mean'",
     "hinge_embedding_loss": (
-        "input, target, margin=1.0, size_average=None, reduce=None, reduction='mean'"),
+        "input, target, margin=1.0, size_average=None, reduce=None, reduction='mean'"
+    ),
     "soft_margin_loss": "input, target, size_average=None, reduce=None, reduction='mean'",
     "multilabel_soft_margin_loss": (
-        "input, target, weight=None, size_average=None, reduce=None, reduction='mean'"),
+        "input, target, weight=None, size_average=None, reduce=None, reduction='mean'"
+    ),
     "multi_margin_loss": (
         "input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, "
-        "reduction='mean'"),
+        "reduction='mean'"
+    ),
     "multilabel_margin_loss": "input, target, size_average=None, reduce=None, reduction='mean'",
     "margin_ranking_loss": (
-        "input1, input2, target, margin=0, size_average=None, reduce=None, reduction='mean'"),
+        "input1, input2, target, margin=0, size_average=None, reduce=None, reduction='mean'"
+    ),
     "cosine_embedding_loss": (
-        "input1, input2, target, margin=0, size_average=None, reduce=None, reduction='mean'"),
+        "input1, input2, target, margin=0, size_average=None, reduce=None, reduction='mean'"
+    ),
     "triplet_margin_loss": (
         "anchor, positive, negative, margin=1.0, p=2, eps=1e-06, swap=False, size_average=None, "
-        "reduce=None, reduction='mean'"),
+        "reduce=None, reduction='mean'"
+    ),
     "triplet_margin_with_distance_loss": (
         "anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, "
-        "reduction='mean'"),
+        "reduction='mean'"
+    ),
     "ctc_loss": (
         "log_probs, targets, input_lengths, target_lengths, blank=0, reduction='mean', "
-        "zero_infinity=False"),
-}  # fmt: skip
+        "zero_infinity=False"
+    ),
+}
 
-ALIASES = {"mse": "mse_loss", "mae": "l1_loss", "huber": "huber_loss",
-           "smooth_l1": "smooth_l1_loss", "bce_with_logits": "binary_cross_entropy_with_logits"}  # fmt: skip
+ALIASES = {
+    "mse": "mse_loss",
+    "mae": "l1_loss",
+    "huber": "huber_loss",
+    "smooth_l1": "smooth_l1_loss",
+    "bce_with_logits": "binary_cross_entropy_with_logits",
+}
 
 
 def parse(signature: str) -> list[tuple[str, Any, bool]]:
@@ -138,10 +156,16 @@ def test_short_names_are_aliases_not_copies() -> None:
 
 
 LEGACY = [  # (size_average, reduce) -> torch's _Reduction.legacy_get_string
-    (None, None, None), (True, None, "mean"), (None, True, "mean"), (True, True, "mean"),
-    (False, None, "sum"), (False, True, "sum"), (None, False, "none"), (True, False, "none"),
+    (None, None, None),
+    (True, None, "mean"),
+    (None, True, "mean"),
+    (True, True, "mean"),
+    (False, None, "sum"),
+    (False, True, "sum"),
+    (None, False, "none"),
+    (True, False, "none"),
     (False, False, "none"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("size_average", "reduce", "legacy"), LEGACY)
@@ -157,13 +181,19 @@ def test_legacy_size_average_and_reduce(
     log_q = special.log_softmax(rng.normal(size=(6, 3)), axis=1)
     p = special.softmax(rng.normal(size=(6, 3)), axis=1)
     calls = [
-        (lambda r: lossmod.mse_loss(pred, target, size_average, reduce, r),
-         lambda r: lossmod.mse(pred, target, reduction=r)),
-        (lambda r: lossmod.cross_entropy(logits, labels, None, size_average, -100, reduce, r),
-         lambda r: lossmod.cross_entropy(logits, labels, reduction=r)),
-        (lambda r: lossmod.kl_div(log_q, p, size_average, reduce, r),
-         lambda r: lossmod.kl_div(log_q, p, reduction=r)),
-    ]  # fmt: skip
+        (
+            lambda r: lossmod.mse_loss(pred, target, size_average, reduce, r),
+            lambda r: lossmod.mse(pred, target, reduction=r),
+        ),
+        (
+            lambda r: lossmod.cross_entropy(logits, labels, None, size_average, -100, reduce, r),
+            lambda r: lossmod.cross_entropy(logits, labels, reduction=r),
+        ),
+        (
+            lambda r: lossmod.kl_div(log_q, p, size_average, reduce, r),
+            lambda r: lossmod.kl_div(log_q, p, reduction=r),
+        ),
+    ]
     for legacy_call, plain in calls:
         if legacy is None:
             with warnings.catch_warnings():
@@ -183,20 +213,25 @@ def test_weight_of_mse_l1_and_huber(rng: np.random.Generator) -> None:
     x, t, w = rng.normal(size=7), rng.normal(size=7), rng.uniform(0.2, 3.0, size=7)
     r = x - t
     huber_each = np.where(np.abs(r) <= 1, r * r / 2, np.abs(r) - 0.5)
-    cases = [(lossmod.mse_loss, lossmod.mse_loss_grad, r * r, w.sum(), {}),
-             (lossmod.l1_loss, lossmod.l1_loss_grad, np.abs(r), w.sum(), {}),
-             (lossmod.huber_loss, lossmod.huber_loss_grad, huber_each, 7.0, {"delta": 1.0})]  # fmt: skip
+    cases = [
+        (lossmod.mse_loss, lossmod.mse_loss_grad, r * r, w.sum(), {}),
+        (lossmod.l1_loss, lossmod.l1_loss_grad, np.abs(r), w.sum(), {}),
+        (lossmod.huber_loss, lossmod.huber_loss_grad, huber_each, 7.0, {"delta": 1.0}),
+    ]
     for value, grad, each, denominator, options in cases:
-        np.testing.assert_allclose(value(x, t, weight=w, reduction="none", **options), w * each,
-                                   rtol=1e-15)  # fmt: skip
-        np.testing.assert_allclose(value(x, t, weight=w, **options), np.sum(w * each) / denominator,
-                                   rtol=1e-14)  # fmt: skip
+        np.testing.assert_allclose(
+            value(x, t, weight=w, reduction="none", **options), w * each, rtol=1e-15
+        )
+        np.testing.assert_allclose(
+            value(x, t, weight=w, **options), np.sum(w * each) / denominator, rtol=1e-14
+        )
 
         def total(z: np.ndarray, value: Any = value, options: dict = options) -> float:
             return float(value(z, t, weight=w, **options))
 
-        np.testing.assert_allclose(grad(x, t, weight=w, **options), central_differences(total, x),
-                                   rtol=1e-6, atol=1e-9)  # fmt: skip
+        np.testing.assert_allclose(
+            grad(x, t, weight=w, **options), central_differences(total, x), rtol=1e-6, atol=1e-9
+        )
     with pytest.raises(ValueError, match=r"^weight has shape \(1,\) but pred has shape \(7,\)"):
         lossmod.mse_loss(x, t, weight=np.ones(1))
 
@@ -207,15 +242,17 @@ def test_smooth_l1_with_beta_zero_is_l1_and_huber_is_beta_times_smooth_l1(
     """torch's corners: smooth_l1_loss(beta=0) is l1_loss (value and gradient sign(r)), and
     huber_loss(delta) = delta * smooth_l1_loss(beta=delta)."""
     x, t = rng.normal(size=9), rng.normal(size=9)
-    np.testing.assert_array_equal(lossmod.smooth_l1_loss(x, t, beta=0.0, reduction="none"),
-                                  lossmod.l1_loss(x, t, reduction="none"))  # fmt: skip
-    np.testing.assert_array_equal(lossmod.smooth_l1_loss_grad(x, t, beta=0.0),
-                                  np.sign(x - t) / 9)  # fmt: skip
+    np.testing.assert_array_equal(
+        lossmod.smooth_l1_loss(x, t, beta=0.0, reduction="none"),
+        lossmod.l1_loss(x, t, reduction="none"),
+    )
+    np.testing.assert_array_equal(lossmod.smooth_l1_loss_grad(x, t, beta=0.0), np.sign(x - t) / 9)
     for delta in (0.3, 1.0, 2.5):
-        np.testing.assert_allclose(lossmod.huber_loss(x, t, delta=delta, reduction="none"),
-                                   delta * lossmod.smooth_l1_loss(x, t, beta=delta,
-                                                                  reduction="none"),
-                                   rtol=1e-14)  # fmt: skip
+        np.testing.assert_allclose(
+            lossmod.huber_loss(x, t, delta=delta, reduction="none"),
+            delta * lossmod.smooth_l1_loss(x, t, beta=delta, reduction="none"),
+            rtol=1e-14,
+        )
 
 
 def test_binary_cross_entropy_clamps_log_at_minus_100() -> None:
@@ -223,22 +260,27 @@ def test_binary_cross_entropy_clamps_log_at_minus_100() -> None:
     (the course's bce keeps inf); inside (0, 1) the two agree; the gradient is torch's
     w (p - y) / max(p (1 - p), 1e-12), finite at 0 and 1."""
     p, y = np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])
-    np.testing.assert_array_equal(lossmod.binary_cross_entropy(p, y, reduction="none"),
-                                  [100.0, 100.0, 0.0, 0.0])  # fmt: skip
+    np.testing.assert_array_equal(
+        lossmod.binary_cross_entropy(p, y, reduction="none"), [100.0, 100.0, 0.0, 0.0]
+    )
     with np.errstate(divide="ignore"):
         assert lossmod.bce(p[:1], y[:1]) == np.inf
-    np.testing.assert_array_equal(lossmod.binary_cross_entropy_grad(p, y, reduction="sum"),
-                                  [-1e12, 1e12, 0.0, 0.0])  # fmt: skip
+    np.testing.assert_array_equal(
+        lossmod.binary_cross_entropy_grad(p, y, reduction="sum"), [-1e12, 1e12, 0.0, 0.0]
+    )
     # log(1e-40) = -92.1 is kept, log(1e-50) = -115.1 is clamped
     assert lossmod.binary_cross_entropy(np.array([1e-40]), np.array([1.0])) == pytest.approx(
-        40 * math.log(10), rel=1e-14)  # fmt: skip
+        40 * math.log(10), rel=1e-14
+    )
     assert lossmod.binary_cross_entropy(np.array([1e-50]), np.array([1.0])) == 100.0
     rng = np.random.default_rng(3)
     q, t, w = rng.uniform(0.05, 0.95, 8), rng.uniform(0, 1, 8), rng.uniform(0.5, 2, 8)
-    np.testing.assert_allclose(lossmod.binary_cross_entropy(q, t, w), lossmod.bce(q, t, weight=w),
-                               rtol=1e-14)  # fmt: skip
-    np.testing.assert_allclose(lossmod.binary_cross_entropy_grad(q, t, w),
-                               lossmod.bce_grad(q, t, weight=w), rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.binary_cross_entropy(q, t, w), lossmod.bce(q, t, weight=w), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        lossmod.binary_cross_entropy_grad(q, t, w), lossmod.bce_grad(q, t, weight=w), rtol=1e-12
+    )
 
 
 def test_pos_weight_broadcasts_over_the_class_axis(rng: np.random.Generator) -> None:
@@ -248,12 +290,15 @@ def test_pos_weight_broadcasts_over_the_class_axis(rng: np.random.Generator) -> 
     a = np.array([0.5, 2.0, 4.0])
     expected = a * y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)
     np.testing.assert_allclose(
-        lossmod.binary_cross_entropy_with_logits(z, y, pos_weight=a, reduction="none"), expected,
-        rtol=1e-13)  # fmt: skip
+        lossmod.binary_cross_entropy_with_logits(z, y, pos_weight=a, reduction="none"),
+        expected,
+        rtol=1e-13,
+    )
 
 
-def pixelwise_cross_entropy(z: np.ndarray, y: np.ndarray, w: np.ndarray,
-                            ignore: int) -> tuple[np.ndarray, float]:  # fmt: skip
+def pixelwise_cross_entropy(
+    z: np.ndarray, y: np.ndarray, w: np.ndarray, ignore: int
+) -> tuple[np.ndarray, float]:
     """Loops over every (n, d1, d2) position: -w_y log softmax(z[n, :, d1, d2])_y."""
     losses = np.zeros(y.shape)
     weights = 0.0
@@ -279,18 +324,21 @@ def test_cross_entropy_and_nll_on_extra_axes(weighted: bool, rng: np.random.Gene
     weight = w if weighted else None
     losses, total_weight = pixelwise_cross_entropy(z, y, w, -100)
     log_p = special.log_softmax(z, axis=1)
-    for value, grad, first in ((lossmod.cross_entropy, lossmod.cross_entropy_grad, z),
-                               (lossmod.nll_loss, lossmod.nll_loss_grad, log_p)):  # fmt: skip
-        np.testing.assert_allclose(value(first, y, weight, reduction="none"), losses, rtol=1e-13,
-                                   atol=1e-15)  # fmt: skip
-        np.testing.assert_allclose(value(first, y, weight), losses.sum() / total_weight,
-                                   rtol=1e-13)  # fmt: skip
+    for value, grad, first in (
+        (lossmod.cross_entropy, lossmod.cross_entropy_grad, z),
+        (lossmod.nll_loss, lossmod.nll_loss_grad, log_p),
+    ):
+        np.testing.assert_allclose(
+            value(first, y, weight, reduction="none"), losses, rtol=1e-13, atol=1e-15
+        )
+        np.testing.assert_allclose(value(first, y, weight), losses.sum() / total_weight, rtol=1e-13)
 
         def total(x: np.ndarray, value: Any = value) -> float:
             return float(value(x, y, weight))
 
-        np.testing.assert_allclose(grad(first, y, weight), central_differences(total, first),
-                                   rtol=1e-6, atol=1e-9)  # fmt: skip
+        np.testing.assert_allclose(
+            grad(first, y, weight), central_differences(total, first), rtol=1e-6, atol=1e-9
+        )
 
 
 def test_cross_entropy_probabilities_on_extra_axes_and_unbatched(rng: np.random.Generator) -> None:
@@ -302,14 +350,17 @@ def test_cross_entropy_probabilities_on_extra_axes_and_unbatched(rng: np.random.
     np.testing.assert_allclose(lossmod.cross_entropy(z, t, reduction="none"), each, rtol=1e-13)
     np.testing.assert_allclose(lossmod.cross_entropy(z, t), each.mean(), rtol=1e-13)
     column = z[0, :, 0]
-    for target, expected in ((np.int64(2), -special.log_softmax(column)[2]),
-                             (t[0, :, 0], each[0, 0])):  # fmt: skip
+    for target, expected in (
+        (np.int64(2), -special.log_softmax(column)[2]),
+        (t[0, :, 0], each[0, 0]),
+    ):
         value = lossmod.cross_entropy(column, target, reduction="none")
         assert np.shape(value) == ()
         np.testing.assert_allclose(value, expected, rtol=1e-13)
         assert lossmod.cross_entropy_grad(column, target).shape == (4,)
-    assert np.shape(lossmod.nll_loss(special.log_softmax(column), np.int64(1),
-                                     reduction="none")) == ()  # fmt: skip
+    assert (
+        np.shape(lossmod.nll_loss(special.log_softmax(column), np.int64(1), reduction="none")) == ()
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -333,40 +384,63 @@ def test_kl_div_mean_divides_by_elements_and_batchmean_by_rows(rng: np.random.Ge
     p = special.softmax(rng.normal(size=(4, 5)), axis=1)
     q = special.softmax(rng.normal(size=(4, 5)), axis=1)
     kl_rows = np.sum(special.rel_entr(p, q), axis=1)
-    np.testing.assert_allclose(lossmod.kl_div(np.log(q), p, reduction="batchmean"), kl_rows.mean(),
-                               rtol=1e-13)  # fmt: skip
+    np.testing.assert_allclose(
+        lossmod.kl_div(np.log(q), p, reduction="batchmean"), kl_rows.mean(), rtol=1e-13
+    )
     np.testing.assert_allclose(lossmod.kl_div(np.log(q), p), kl_rows.sum() / 20, rtol=1e-13)
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([0, 3])),
-         r"^target must hold class indices in \[0, 2\] \(or ignore_index=-100\); got 3 at "
-         r"index 1$"),
-        (lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([0.0, 1.0])),
-         r"^target must hold integer class indices; got dtype float64$"),
-        (lambda: lossmod.nll_loss(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)),
-         r"^target of class indices must have shape \(N, d1, ..., dk\) = \(2, 4\) for input of "
-         r"shape \(2, 3, 4\); got \(2, 3\)$"),
-        (lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([0, 1]), np.ones(2)),
-         r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$"),
-        (lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([-100, -100])),
-         r"^reduction='mean' is undefined here"),
-        (lambda: lossmod.nll_loss(np.full((1, 2), np.nan), np.array([0])),
-         r"^input contains NaN at index \(0, 0\)$"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)),
-         r"^target of class indices must have shape \(N, d1, ..., dk\) = \(2, 4\) for logits"),
-        (lambda: lossmod.cross_entropy(np.zeros((2, 3, 4)), np.zeros((2, 4, 3))),
-         r"^target of probabilities must have the shape of logits \(2, 3, 4\); got \(2, 4, 3\)"),
-        (lambda: lossmod.binary_cross_entropy(np.array([1.5]), np.array([1.0])),
-         r"^probs must hold probabilities in \[0, 1\]; got 1.5 at index \(0,\)$"),
-        (lambda: lossmod.smooth_l1_loss(np.zeros(2), np.zeros(2), beta=-1.0),
-         r"^beta must be >= 0 and finite; got -1.0$"),
-        (lambda: lossmod.mse_loss(np.zeros(2), np.zeros(2), reduction="avg"),
-         r"^reduction must be one of 'mean', 'sum', 'none'; got 'avg'$"),
+        (
+            lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([0, 3])),
+            r"^target must hold class indices in \[0, 2\] \(or ignore_index=-100\); got 3 at "
+            r"index 1$",
+        ),
+        (
+            lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([0.0, 1.0])),
+            r"^target must hold integer class indices; got dtype float64$",
+        ),
+        (
+            lambda: lossmod.nll_loss(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)),
+            r"^target of class indices must have shape \(N, d1, ..., dk\) = \(2, 4\) for input of "
+            r"shape \(2, 3, 4\); got \(2, 3\)$",
+        ),
+        (
+            lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([0, 1]), np.ones(2)),
+            r"^weight has shape \(2,\), which does not broadcast to the input's shape \(3,\)$",
+        ),
+        (
+            lambda: lossmod.nll_loss(np.zeros((2, 3)), np.array([-100, -100])),
+            r"^reduction='mean' is undefined here",
+        ),
+        (
+            lambda: lossmod.nll_loss(np.full((1, 2), np.nan), np.array([0])),
+            r"^input contains NaN at index \(0, 0\)$",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)),
+            r"^target of class indices must have shape \(N, d1, ..., dk\) = \(2, 4\) for logits",
+        ),
+        (
+            lambda: lossmod.cross_entropy(np.zeros((2, 3, 4)), np.zeros((2, 4, 3))),
+            r"^target of probabilities must have the shape of logits \(2, 3, 4\); got \(2, 4, 3\)",
+        ),
+        (
+            lambda: lossmod.binary_cross_entropy(np.array([1.5]), np.array([1.0])),
+            r"^probs must hold probabilities in \[0, 1\]; got 1.5 at index \(0,\)$",
+        ),
+        (
+            lambda: lossmod.smooth_l1_loss(np.zeros(2), np.zeros(2), beta=-1.0),
+            r"^beta must be >= 0 and finite; got -1.0$",
+        ),
+        (
+            lambda: lossmod.mse_loss(np.zeros(2), np.zeros(2), reduction="avg"),
+            r"^reduction must be one of 'mean', 'sum', 'none'; got 'avg'$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_named(call: object, message: str) -> None:
     """Each bad input raises a ValueError that names the argument and what was expected."""
     with pytest.raises(ValueError, match=message):

@@ -108,9 +108,18 @@ def test_fit_lowers_the_loss_with_mini_batches() -> None:
     X = rng(14).normal(size=(300, 2))
     y = (X[:, 0] ** 2 + X[:, 1] ** 2 > 1.2).astype(int)
     model = nn.mlp([2, 16, 2], rng=rng(15))
-    history = train.fit(model, "cross_entropy", X[:200], y[:200], optim.Adam(lr=0.02), epochs=40,
-                        batch_size=16, rng=rng(16), metrics={"accuracy": train.accuracy},
-                        validation=(X[200:], y[200:]))  # fmt: skip
+    history = train.fit(
+        model,
+        "cross_entropy",
+        X[:200],
+        y[:200],
+        optim.Adam(lr=0.02),
+        epochs=40,
+        batch_size=16,
+        rng=rng(16),
+        metrics={"accuracy": train.accuracy},
+        validation=(X[200:], y[200:]),
+    )
     assert history.loss[-1] < 0.5 * history.loss[0]
     assert history.metrics["val_accuracy"][-1] > 0.9
     assert set(history.metrics) == {"accuracy", "val_accuracy"} and len(history.val_loss) == 41
@@ -129,8 +138,17 @@ def test_network_overfits_a_tiny_data_set() -> None:
     assert history.loss[-1] < 1e-4
     labels = rng(20).integers(0, 2, 8)
     classifier = nn.mlp([2, 32, 1], rng=rng(21))
-    history = train.fit(classifier, "bce_with_logits", X, labels, optim.Adam(lr=0.02), epochs=500,
-                        batch_size=4, rng=rng(), metrics={"accuracy": train.accuracy})  # fmt: skip
+    history = train.fit(
+        classifier,
+        "bce_with_logits",
+        X,
+        labels,
+        optim.Adam(lr=0.02),
+        epochs=500,
+        batch_size=4,
+        rng=rng(),
+        metrics={"accuracy": train.accuracy},
+    )
     assert history.loss[-1] < 1e-2 and history.metrics["accuracy"][-1] == 1.0
 
 
@@ -138,8 +156,17 @@ def run(seed: int) -> train.History:
     X = rng(22).normal(size=(50, 3))
     y = rng(23).integers(0, 3, 50)
     model = nn.mlp([3, 8, 3], rng=rng(seed))
-    return train.fit(model, "cross_entropy", X, y, optim.Momentum(lr=0.1), epochs=5, batch_size=7,
-                     rng=rng(seed), metrics={"accuracy": train.accuracy})  # fmt: skip
+    return train.fit(
+        model,
+        "cross_entropy",
+        X,
+        y,
+        optim.Momentum(lr=0.1),
+        epochs=5,
+        batch_size=7,
+        rng=rng(seed),
+        metrics={"accuracy": train.accuracy},
+    )
 
 
 def test_same_seed_same_history_different_seed_different() -> None:
@@ -175,8 +202,16 @@ X_OK, Y_OK = np.zeros((4, 2)), np.zeros(4)
 
 
 def fit_with(**changes: object) -> Callable[[], object]:
-    arguments: dict[str, object] = dict(model=nn.Dense(2, 1, init="zeros"), loss="mse", X=X_OK, y=Y_OK,
-                                        optimizer=optim.SGD(0.1), epochs=1, batch_size=2, rng=rng())  # fmt: skip
+    arguments: dict[str, object] = dict(
+        model=nn.Dense(2, 1, init="zeros"),
+        loss="mse",
+        X=X_OK,
+        y=Y_OK,
+        optimizer=optim.SGD(0.1),
+        epochs=1,
+        batch_size=2,
+        rng=rng(),
+    )
     arguments.update(changes)
     return lambda: train.fit(**arguments)  # type: ignore[arg-type]
 

@@ -26,8 +26,13 @@ def main(paths: list[str]) -> int:
         content = nbformat.read(notebook, as_version=4)
         _, content = nbformat.validator.normalize(content)  # adds missing cell ids
         content = nbformat.from_dict(content)
-        client = NotebookClient(content, timeout=300, kernel_name="python3", record_timing=False,
-                                resources={"metadata": {"path": str(notebook.parent)}})  # fmt: skip
+        client = NotebookClient(
+            content,
+            timeout=300,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(notebook.parent)}},
+        )
         client.execute()
         for cell in content.cells:
             cell.metadata.pop("execution", None)  # timings recorded by an earlier run

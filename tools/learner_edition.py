@@ -133,8 +133,10 @@ def build_html(stage: Path, out: Path) -> Path:
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", str(stage), "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError((result.stdout + result.stderr)[-4000:])
     html = out / "html"

@@ -27,6 +27,6 @@ def numeric_environment() -> dict[str, str]:
 
 def apply_numeric_environment() -> None:
     """Set the numeric environment in this process, so every kernel and subprocess started from
-    it inherits it. Called by tests/conftest.py before NumPy is imported (OpenBLAS reads its
+    it inherits it. Called by the root conftest.py before NumPy is imported (OpenBLAS reads its
     variables when it loads)."""
     os.environ.update(numeric_environment())

@@ -214,9 +214,11 @@ def _minimisers_by_search(
                 return float(cost * e * both[0] + (1 - e) * both[1])
 
             best = optimize.minimize_scalar(
-                risk, bounds=(-3.0, 3.0), method="bounded",
+                risk,
+                bounds=(-3.0, 3.0),
+                method="bounded",
                 options={"xatol": 1e-11},
-            )  # fmt: skip
+            )
             result[row, i] = best.x
     return result
 

@@ -206,9 +206,18 @@ def build_wheels(projects: list[tuple[Path, list[str]]], out: Path) -> list[Path
         for package in packages:
             ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".*")
             shutil.copytree(project / package, copy / package, ignore=ignore)
-        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                   "--disable-pip-version-check", "--wheel-dir", str(out / "dist"),
-                   str(copy)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(out / "dist"),
+            str(copy),
+        ]
         log = out / f"pip-{number}.log"
         with log.open("wb") as file:
             process = subprocess.Popen(command, stdout=file, stderr=subprocess.STDOUT)

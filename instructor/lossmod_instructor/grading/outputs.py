@@ -214,9 +214,10 @@ def results_json(graded: Graded, notes: Sequence[str] = ()) -> dict[str, Any]:
             tests.append(_test(check, share, passed, "\n".join(lines)))
     meaning = status_meanings().get(graded.status, "")
     summary = [
-        f"status: {graded.status}" + (f" ({meaning})" if meaning else "")
+        f"status: {graded.status}"
+        + (f" ({meaning})" if meaning else "")
         + f"; score {graded.score:g} of {graded.max_score:g}"
-    ]  # fmt: skip
+    ]
     summary += [f"warning: {note}" for note in notes]
     summary += graded.messages
     for exercise in graded.exercises:
