@@ -169,7 +169,9 @@ def check_weight(
 
 
 def reduce(
-    elementwise: Float64Array, reduction: str, out_dtype: np.dtype[Any]
+    elementwise: Float64Array,
+    reduction: Reduction,
+    out_dtype: np.dtype[Any],
 ) -> LossValue:
     """Reduce per-element losses (float64) and cast to the caller's
     dtype."""
@@ -189,7 +191,10 @@ def reduce(
 
 
 def reduce_total(
-    total: float, count: int, reduction: str, out_dtype: np.dtype[Any]
+    total: float,
+    count: int,
+    reduction: Reduction,
+    out_dtype: np.dtype[Any],
 ) -> np.floating[Any]:
     """The "sum" or "mean" of ``count`` per-element losses from their
     float64 ``total``, cast to the caller's dtype: what :func:`reduce`
@@ -203,7 +208,7 @@ def reduce_total(
     return out_dtype.type(total / count)  # type: ignore[no-any-return]
 
 
-def mean_scale(reduction: str, count: int) -> float:
+def mean_scale(reduction: Reduction, count: int) -> float:
     """The factor d(reduced)/d(sum): 1/count for "mean", 1 for "sum" and
     "none"."""
     if reduction != "mean":
@@ -252,7 +257,7 @@ def legacy_reduction(
 def finish(
     losses: FloatArray | None,
     slopes: FloatArray | None,
-    reduction: str,
+    reduction: Reduction,
     denominator: float,
     out_dtype: np.dtype[Any],
 ) -> tuple[LossValue | None, FloatArray | None]:
@@ -286,7 +291,7 @@ def finish(
 def finish_both(
     losses: FloatArray,
     slopes: FloatArray,
-    reduction: str,
+    reduction: Reduction,
     denominator: float,
     out_dtype: np.dtype[Any],
 ) -> tuple[LossValue, FloatArray]:

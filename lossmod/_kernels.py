@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod._checks import (
     FloatArray,
     LossValue,
+    Reduction,
     check_weight,
     plain_reals,
     reduce_total,
@@ -546,7 +547,7 @@ _settled = False
 # --- Reductions of elementwise losses ----------------------------------
 
 
-def value(terms: Formula, args: Inputs, reduction: str) -> LossValue:
+def value(terms: Formula, args: Inputs, reduction: Reduction) -> LossValue:
     """The "sum" or "mean" of the losses over the elements, or the losses
     for "none"."""
     if reduction == "none":
@@ -567,7 +568,7 @@ def grad(terms: Formula, args: Inputs, scale: float) -> FloatArray:
 
 
 def value_and_grad(
-    terms: Formula, args: Inputs, reduction: str, scale: float
+    terms: Formula, args: Inputs, reduction: Reduction, scale: float
 ) -> tuple[LossValue, FloatArray]:
     """:func:`value` and :func:`grad` from one pass, bit for bit."""
     mode: Literal["sum", "each"] = "each" if reduction == "none" else "sum"

@@ -89,7 +89,7 @@ def _check_labels(labels: ArrayLike, n: int, n_classes: int) -> Array:
 
 
 def _brier_args(
-    logits: ArrayLike, target: ArrayLike, reduction: str
+    logits: ArrayLike, target: ArrayLike, reduction: Reduction
 ) -> tuple[Inputs, int]:
     """Check the arguments of brier_score; return them for the kernels
     and N, the denominator of "mean"."""
@@ -175,7 +175,7 @@ def _brier_terms(
     return losses, slopes
 
 
-def _brier_scale(reduction: str, n: int) -> float:
+def _brier_scale(reduction: Reduction, n: int) -> float:
     if reduction != "mean":
         return 1.0
     if n == 0:

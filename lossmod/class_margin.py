@@ -56,7 +56,7 @@ def _rows(
     return x.reshape(-1, x.shape[-1]), out_dtype, x.ndim == 1
 
 
-def _unbatch(parts: Parts, unbatched: bool, reduction: str) -> Parts:
+def _unbatch(parts: Parts, unbatched: bool, reduction: Reduction) -> Parts:
     """Per-row results back to an unbatched caller's shapes."""
     value, grad = parts
     if not unbatched:
@@ -73,7 +73,7 @@ def _multilabel_soft_margin_parts(
     input: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     y, _ = as_float("target", target)
@@ -202,7 +202,7 @@ def _multi_margin_parts(
     p: int,
     margin: float,
     weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     if p not in (1, 2):
@@ -365,7 +365,7 @@ def _label_lists(
 
 
 def _multilabel_margin_parts(
-    input: ArrayLike, target: ArrayLike, reduction: str
+    input: ArrayLike, target: ArrayLike, reduction: Reduction
 ) -> Parts:
     check_reduction(reduction)
     x, out_dtype, unbatched = _rows("input", input)

@@ -82,7 +82,7 @@ def _bce_args(
     probs: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[
     Float64Array, Float64Array, Float64Array | float, np.dtype[Any]
 ]:
@@ -101,7 +101,7 @@ def _bce_logits_args(
     target: ArrayLike,
     weight: ArrayLike | None,
     pos_weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[
     Float64Array,
     Float64Array,
@@ -127,7 +127,7 @@ def _bce_inputs(
     probs: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> Inputs:
     """The arguments of bce for the kernels: probs and target in [0, 1] are
     checked in cache."""
@@ -150,7 +150,7 @@ def _bce_logits_inputs(
     target: ArrayLike,
     weight: ArrayLike | None,
     pos_weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> Inputs:
     """The arguments of bce_with_logits for the kernels: the target in
     [0, 1] is checked in cache, and a NaN or an infinity among the logits
@@ -420,7 +420,7 @@ def _ce_targets(
     weight: ArrayLike | None,
     ignore_index: int,
     label_smoothing: float,
-    reduction: str,
+    reduction: Reduction,
     *,
     scan: bool = False,
 ) -> tuple[
@@ -553,7 +553,7 @@ def _ce_inputs(
     weight: ArrayLike | None,
     ignore_index: int,
     label_smoothing: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[Inputs, float]:
     """The arguments for the kernels (rows of logits, targets, weights)
     and the denominator of "mean"; the full checks run if the logits turn
@@ -595,7 +595,7 @@ def _ce_inputs(
     return args, denominator
 
 
-def _ce_scale(reduction: str, denominator: float) -> float:
+def _ce_scale(reduction: Reduction, denominator: float) -> float:
     if reduction == "mean" and denominator == 0:
         raise ValueError(
             "reduction='mean' is undefined here: every target is "
@@ -747,7 +747,7 @@ def cross_entropy_grad(
 
 
 def _ce_grad_scale(
-    args: Inputs, reduction: str, denominator: float
+    args: Inputs, reduction: Reduction, denominator: float
 ) -> float:
     try:
         return _ce_scale(reduction, denominator)
@@ -875,7 +875,7 @@ def _binary_cross_entropy_parts(
     probs: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[LossValue, FloatArray]:
     p, y, w, out_dtype = _bce_args(probs, target, weight, reduction)
     with np.errstate(divide="ignore"):
@@ -974,7 +974,7 @@ def _nll_parts(
     target: ArrayLike,
     weight: ArrayLike | None,
     ignore_index: int,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[LossValue, FloatArray]:
     check_reduction(reduction)
     labels_in = np.asarray(target)

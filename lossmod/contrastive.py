@@ -94,7 +94,7 @@ def _info_nce_parts(
     query: ArrayLike,
     key: ArrayLike,
     temperature: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     t = _check_positive("temperature", temperature)
@@ -197,7 +197,7 @@ def _clip_parts(
     image_embeddings: ArrayLike,
     text_embeddings: ArrayLike,
     logit_scale: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     scale = _check_positive("logit_scale", logit_scale)

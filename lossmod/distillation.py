@@ -36,7 +36,7 @@ def _distillation_args(
     student_logits: ArrayLike,
     teacher_logits: ArrayLike,
     temperature: float,
-    reduction: str,
+    reduction: KLDivReduction,
 ) -> tuple[Float64Array, Float64Array, np.dtype[Any]]:
     """Check the arguments; return both logits as float64 and the output
     dtype (the student's)."""
@@ -70,7 +70,7 @@ def _log_softmax_rows(z: Float64Array) -> Float64Array:
     return -((m - z) + log_sum)
 
 
-def _scale(reduction: str, shape: tuple[int, ...]) -> float:
+def _scale(reduction: KLDivReduction, shape: tuple[int, ...]) -> float:
     """d(reduced loss) / d(sum of the elementwise terms)."""
     if reduction == "batchmean":
         return 1.0 / shape[0] if shape[0] else math.nan
@@ -83,7 +83,7 @@ def _distillation(
     student_logits: ArrayLike,
     teacher_logits: ArrayLike,
     temperature: float,
-    reduction: str,
+    reduction: KLDivReduction,
     *,
     want_value: bool,
     want_grad: bool,

@@ -47,7 +47,10 @@ KL_DIV_REDUCTIONS: tuple[str, ...] = ("mean", "batchmean", "sum", "none")
 
 
 def _kl_div_args(
-    input: ArrayLike, target: ArrayLike, reduction: str, log_target: bool
+    input: ArrayLike,
+    target: ArrayLike,
+    reduction: KLDivReduction,
+    log_target: bool,
 ) -> tuple[FloatArray, FloatArray, np.dtype[Any]]:
     """Check the arguments of kl_div; return log q, the target
     probabilities t, the output dtype."""
@@ -75,7 +78,10 @@ def _kl_div_args(
 
 
 def _kl_div_inputs(
-    input: ArrayLike, target: ArrayLike, reduction: str, log_target: bool
+    input: ArrayLike,
+    target: ArrayLike,
+    reduction: KLDivReduction,
+    log_target: bool,
 ) -> Inputs:
     """The arguments of kl_div for the kernels; log q <= 0 and p in [0, 1]
     (log p <= 0 for ``log_target``) are checked block by block, and the
@@ -114,7 +120,7 @@ def _kl_div_terms(
     return terms, -scale * t if scale is not None else None
 
 
-def _kl_div_scale(args: Inputs, reduction: str) -> float:
+def _kl_div_scale(args: Inputs, reduction: KLDivReduction) -> float:
     if reduction == "batchmean":
         return 1.0 / (args.shape[0] if args.shape else 1)
     return mean_scale(reduction, math.prod(args.shape))
@@ -214,7 +220,7 @@ def _kl_div_value_and_grad(
 
 
 def _kl_divergence_args(
-    p: ArrayLike, q: ArrayLike, reduction: str
+    p: ArrayLike, q: ArrayLike, reduction: KLDivReduction
 ) -> tuple[FloatArray, FloatArray, np.dtype[Any]]:
     check_reduction(reduction)
     p_values, out_dtype = as_float("p", p)

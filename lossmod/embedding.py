@@ -78,7 +78,7 @@ def _signs(target: ArrayLike, n: int, unbatched: bool) -> Float64Array:
     return y
 
 
-def _unbatch(parts: Parts, unbatched: bool, reduction: str) -> Parts:
+def _unbatch(parts: Parts, unbatched: bool, reduction: Reduction) -> Parts:
     value, grad = parts
     if not unbatched:
         return parts
@@ -206,7 +206,7 @@ def _triplet_parts(
     ],
     margin: float,
     swap: bool,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     (a, pos, neg), out_dtype, unbatched = _vectors(

@@ -62,7 +62,7 @@ def _sigmoid_focal_args(
     targets: ArrayLike,
     alpha: float,
     gamma: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[Array, Array, float, float, np.dtype[Any]]:
     check_reduction(reduction)
     z, z_dtype = as_float("inputs", inputs)
@@ -215,7 +215,7 @@ def _softmax_focal_args(
     labels: ArrayLike,
     gamma: float,
     alpha: ArrayLike | None,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[Array, Array, float, np.dtype[Any]]:
     """Check the arguments; return the logits, the coefficients
     a[i, c] = alpha_c t[i, c] (t one-hot for class indices), gamma and the

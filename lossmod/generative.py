@@ -49,7 +49,7 @@ _GENERATOR_KINDS = ("minimax", "non_saturating", "hinge", "wasserstein")
 
 
 def _gaussian_kl_parts(
-    mu: ArrayLike, log_var: ArrayLike, reduction: str
+    mu: ArrayLike, log_var: ArrayLike, reduction: Reduction
 ) -> Parts:
     check_reduction(reduction)
     m, out_dtype = as_float("mu", mu)
@@ -169,7 +169,7 @@ def _discriminator_parts(
     real_logits: ArrayLike,
     fake_logits: ArrayLike,
     kind: str,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     _check_kind(
@@ -272,7 +272,7 @@ def _gan_discriminator_loss_value_and_grad(
 
 
 def _generator_parts(
-    fake_logits: ArrayLike, kind: str, reduction: str
+    fake_logits: ArrayLike, kind: str, reduction: Reduction
 ) -> Parts:
     check_reduction(reduction)
     _check_kind(kind, _GENERATOR_KINDS, "")

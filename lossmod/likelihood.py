@@ -47,7 +47,7 @@ def _poisson_parts(
     log_input: bool,
     full: bool,
     eps: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     x, out_dtype = as_float("input", input)
@@ -206,7 +206,7 @@ def _gaussian_parts(
     var: ArrayLike,
     full: bool,
     eps: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> Parts:
     check_reduction(reduction)
     x, out_dtype = as_float("input", input)

@@ -44,7 +44,7 @@ def _signs(name: str, target: ArrayLike) -> Float64Array:
 
 
 def _pair(
-    first: ArrayLike, target: ArrayLike, reduction: str
+    first: ArrayLike, target: ArrayLike, reduction: Reduction
 ) -> tuple[Float64Array, Float64Array, np.dtype[Any]]:
     """An elementwise loss's checked input and +-1 target."""
     check_reduction(reduction)

@@ -59,7 +59,7 @@ def _overlap_args(
     alpha: float,
     beta: float,
     smooth: float,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[Array, Array, np.dtype[Any]]:
     check_reduction(reduction)
     z, z_dtype = as_float("logits", logits)

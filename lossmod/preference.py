@@ -53,7 +53,7 @@ __all__ = [
 
 
 def _arrays(
-    reduction: str, **named: ArrayLike
+    reduction: Reduction, **named: ArrayLike
 ) -> tuple[list[Float64Array], np.dtype[Any]]:
     """The named arrays as float64, all of the first one's shape, and the
     output dtype (the first one's)."""
@@ -149,7 +149,7 @@ def _log_ratio_difference(
     policy_rejected_logps: ArrayLike,
     reference_chosen_logps: ArrayLike,
     reference_rejected_logps: ArrayLike,
-    reduction: str,
+    reduction: Reduction,
 ) -> tuple[Float64Array, np.dtype[Any]]:
     """h = (log pi(y_w) - log pi(y_l)) - (log ref(y_w) - log ref(y_l)),
     TRL's ``logits``, and the output dtype."""

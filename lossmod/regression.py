@@ -93,7 +93,9 @@ def _residual(terms: Formula, *options: float) -> Formula:
     return of_pred_and_target
 
 
-def _inputs(pred: ArrayLike, target: ArrayLike, reduction: str) -> Inputs:
+def _inputs(
+    pred: ArrayLike, target: ArrayLike, reduction: Reduction
+) -> Inputs:
     """The arguments for the kernels; a NaN or an infinity in either
     input makes the losses, or the sums of the inputs, non-finite: only
     then do the full checks run, to raise the error that names it."""
@@ -102,14 +104,20 @@ def _inputs(pred: ArrayLike, target: ArrayLike, reduction: str) -> Inputs:
 
 
 def _loss(
-    terms: Formula, pred: ArrayLike, target: ArrayLike, reduction: str
+    terms: Formula,
+    pred: ArrayLike,
+    target: ArrayLike,
+    reduction: Reduction,
 ) -> LossValue:
     """Reduce ``terms(pred - target)``, one pass (lossmod._kernels)."""
     return value(terms, _inputs(pred, target, reduction), reduction)
 
 
 def _grad(
-    terms: Formula, pred: ArrayLike, target: ArrayLike, reduction: str
+    terms: Formula,
+    pred: ArrayLike,
+    target: ArrayLike,
+    reduction: Reduction,
 ) -> FloatArray:
     """The slopes of ``terms`` times d(reduced loss)/d(sum)."""
     args = _inputs(pred, target, reduction)
@@ -117,7 +125,10 @@ def _grad(
 
 
 def _both(
-    terms: Formula, pred: ArrayLike, target: ArrayLike, reduction: str
+    terms: Formula,
+    pred: ArrayLike,
+    target: ArrayLike,
+    reduction: Reduction,
 ) -> tuple[LossValue, FloatArray]:
     """:func:`_loss` and :func:`_grad` from one pass, bit for bit."""
     args = _inputs(pred, target, reduction)
@@ -130,7 +141,7 @@ def _weighted(
     pred: ArrayLike,
     target: ArrayLike,
     weight: ArrayLike,
-    reduction: str,
+    reduction: Reduction,
     *,
     mean_over_weights: bool,
 ) -> tuple[LossValue, FloatArray]:

@@ -56,7 +56,7 @@ Array = NDArray[np.float64]
 
 
 def _pair(
-    first: str, pred: ArrayLike, target: ArrayLike, reduction: str
+    first: str, pred: ArrayLike, target: ArrayLike, reduction: Reduction
 ) -> tuple[Array, Array, np.dtype[Any]]:
     """Both arguments as float64 after the shared checks, and the dtype
     of the result (the first argument's)."""

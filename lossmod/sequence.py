@@ -156,7 +156,7 @@ def _ctc_args(
     input_lengths: ArrayLike,
     target_lengths: ArrayLike,
     blank: int,
-    reduction: str,
+    reduction: Reduction,
 ) -> _Problem:
     """Check the arguments of a CTC loss and bring them to batched
     form."""
@@ -335,7 +335,7 @@ def _losses(
     return losses, infinite
 
 
-def _weights(problem: _Problem, reduction: str) -> Float64Array:
+def _weights(problem: _Problem, reduction: Reduction) -> Float64Array:
     """d(reduced loss) / d(loss of sequence n)."""
     batch = problem.labels.shape[0]
     if reduction != "mean":
@@ -351,7 +351,7 @@ def _weights(problem: _Problem, reduction: str) -> Float64Array:
 
 
 def _reduce(
-    problem: _Problem, losses: Float64Array, reduction: str
+    problem: _Problem, losses: Float64Array, reduction: Reduction
 ) -> LossValue:
     out_dtype = problem.out_dtype
     if reduction == "none":
@@ -374,7 +374,7 @@ def _gradient(
     problem: _Problem,
     lattice: _Lattice,
     infinite: NDArray[np.bool_],
-    reduction: str,
+    reduction: Reduction,
     zero_infinity: bool,
 ) -> FloatArray:
     gamma = _occupation(problem, lattice)

@@ -65,7 +65,7 @@ Array = NDArray[np.float64]
 
 
 def _margins(
-    scores: ArrayLike, labels: ArrayLike, reduction: str
+    scores: ArrayLike, labels: ArrayLike, reduction: Reduction
 ) -> tuple[Array, Array, np.dtype[Any]]:
     """The labels (each -1 or 1), the margins y s, and the result's
     dtype."""
@@ -80,7 +80,10 @@ def _margins(
 
 
 def _hinge_parts(
-    scores: ArrayLike, labels: ArrayLike, squared: bool, reduction: str
+    scores: ArrayLike,
+    labels: ArrayLike,
+    squared: bool,
+    reduction: Reduction,
 ) -> Parts:
     y, m, out_dtype = _margins(scores, labels, reduction)
     # the shortfall of the margin y s below 1; zero beyond it
@@ -340,7 +343,7 @@ def entmax15(z: ArrayLike, axis: int = -1) -> FloatArray:
 
 
 def _fy_args(
-    logits: ArrayLike, labels: ArrayLike, reduction: str
+    logits: ArrayLike, labels: ArrayLike, reduction: Reduction
 ) -> tuple[Array, Array, np.dtype[Any]]:
     """Logits (N, C) and the target distributions (N, C) (one-hot rows
     for class indices), checked; the result's dtype."""
