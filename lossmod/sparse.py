@@ -82,6 +82,7 @@ def _margins(
 def _hinge_parts(
     scores: ArrayLike,
     labels: ArrayLike,
+    *,
     squared: bool,
     reduction: Reduction,
 ) -> Parts:
@@ -109,7 +110,7 @@ def _hinge_loss_value_and_grad(
     *,
     reduction: Reduction = "mean",
 ) -> Parts:
-    return _hinge_parts(scores, labels, False, reduction)
+    return _hinge_parts(scores, labels, squared=False, reduction=reduction)
 
 
 @value_of(_hinge_loss_value_and_grad)
@@ -155,7 +156,7 @@ def _squared_hinge_loss_value_and_grad(
     *,
     reduction: Reduction = "mean",
 ) -> Parts:
-    return _hinge_parts(scores, labels, True, reduction)
+    return _hinge_parts(scores, labels, squared=True, reduction=reduction)
 
 
 @value_of(_squared_hinge_loss_value_and_grad)

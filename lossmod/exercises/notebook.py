@@ -188,14 +188,16 @@ def runnable(
     out = []
     for cell, module, problem in parsed:
         if module is None:
-            out.append(Runnable(cell.index, None, True, problem, lines.get(cell.index)))
+            out.append(
+                Runnable(cell.index, None, full=True, error=problem, line=lines.get(cell.index))
+            )
         elif cell.index in whole:
-            out.append(Runnable(cell.index, module, True, imports=_imports(module)))
+            out.append(Runnable(cell.index, module, full=True, imports=_imports(module)))
         else:
             body = [c[1] for n, c in enumerate(candidates) if c[0] == cell.index and n in kept]
             if body:
                 module_kept = ast.Module(body=body, type_ignores=[])
-                out.append(Runnable(cell.index, module_kept, False, imports=_imports(module)))
+                out.append(Runnable(cell.index, module_kept, full=False, imports=_imports(module)))
     return out
 
 
