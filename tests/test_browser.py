@@ -240,3 +240,29 @@ def test_every_animation_plays_offline(html_dir: Path, browser: Any) -> None:
             WebDriverWait(browser, 10).until(
                 lambda d, shown=first: d.execute_script(FRAME) != shown
             )
+
+
+def test_print_wraps_long_code_and_refuses_code_it_would_clip(tmp_path: Path) -> None:
+    """The PDF's print layout wraps a 200-character code line at the printable width of A4 and
+    letter paper (the page prints), and the printer refuses a page whose code block would still
+    be clipped (one planted with `white-space: pre`), naming the block."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from offline_copy import PRINT_STYLE, print_on
+
+    long_line = "loss = " + " + ".join(f"term_{k}" for k in range(25))
+    assert len(long_line) > 200
+    page = "<html><head>{style}</head><body><pre>{code}</pre>{extra}</body></html>"
+    (tmp_path / "wraps.html").write_text(page.format(style=PRINT_STYLE, code=long_line, extra=""))
+    planted = '<pre style="white-space: pre !important">clipped_' + "x" * 300 + "</pre>"
+    (tmp_path / "clips.html").write_text(
+        page.format(style=PRINT_STYLE, code=long_line, extra=planted)
+    )
+    with serve(tmp_path) as base, chromium(DESKTOP) as driver:
+        driver.get(base + "wraps.html")
+        for paper in ("a4", "letter"):
+            assert print_on(driver, paper).startswith(b"%PDF")
+        driver.get(base + "clips.html")
+        with pytest.raises(RuntimeError, match=r"^1 code blocks clipped on a4: \['clipped_x"):
+            print_on(driver, "a4")
