@@ -6,6 +6,7 @@ A loss added to the registry is tested here without a line of new test code.
 from __future__ import annotations
 
 import inspect
+import typing
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import special
 
 import lossmod
 from lossmod import LOSSES
+from lossmod.registry import InputSpace
 from tests.helpers.cases import (
     ALL,
     Args,
@@ -68,16 +70,7 @@ def test_registry_lists_the_course_losses() -> None:
         assert loss.value is getattr(lossmod, name)
         assert loss.grad is getattr(lossmod, f"{name}_grad")
         assert callable(loss.value_and_grad)
-        assert loss.input_space in {
-            "values",
-            "probabilities",
-            "logits",
-            "log-probabilities",
-            "log-rates",
-            "scores",
-            "distances",
-            "embeddings",
-        }
+        assert loss.input_space in typing.get_args(InputSpace)
         if loss.torch_name is not None:
             assert getattr(lossmod, loss.torch_name) is loss.value
             assert getattr(lossmod, f"{loss.torch_name}_grad") is loss.grad
