@@ -6,6 +6,7 @@ from typing import Any
 
 import lossmod
 import numpy as np
+from lossmod._checks import Reduction
 from numpy.typing import ArrayLike, NDArray
 
 from lossmod_instructor.exercises import (
@@ -50,30 +51,42 @@ def mean_absolute_error(
 def mean_absolute_error_subgradient(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
 ) -> NDArray[np.float64]:
-    """A subgradient of mean_absolute_error with respect to pred.
+    """A subgradient in pred of the reduced absolute error |pred - target|,
+    also when NumPy broadcasts pred against a target of another shape.
 
     Parameters
     ----------
-    pred, target : arrays of the same shape (any), n elements in all
+    pred, target : arrays of shapes NumPy broadcasts together: equal
+        shapes, or e.g. pred (n, 1) against target (m,)
     reduction : {"mean", "sum", "none"}
-        For "none", the subgradient of the sum of the absolute errors.
+        How the absolute errors of the broadcast difference pred - target
+        are reduced; for "none", the subgradient of their sum.
 
     Returns
     -------
-    array of the shape of pred: the derivative of the reduced loss with
-    respect to each element of pred where pred != target, and 0 where
-    pred == target (as PyTorch).
+    array of pred's shape: the derivative of the reduced loss with
+    respect to each element of pred, where each of its absolute errors
+    |pred_i - target_j| counts with slope 0 at a zero residual (as
+    PyTorch).
     """
-    residual = np.asarray(pred, dtype=np.float64) - np.asarray(
-        target, dtype=np.float64
-    )
+    pred = np.asarray(pred, dtype=np.float64)
+    residual = pred - np.asarray(target, dtype=np.float64)  # broadcast
     scale = 1.0 / residual.size if reduction == "mean" else 1.0
     # +1 above the target, -1 below it, 0 at it: 0 is in the
     # subdifferential [-1, 1] there.
-    return scale * (
+    slopes = scale * (
         (residual > 0).astype(np.float64)
         - (residual < 0).astype(np.float64)
     )
+    # An element of pred stretched across an axis meets every target along
+    # it: its slope is the sum over that axis (and over new axes).
+    slopes = slopes.sum(axis=tuple(range(slopes.ndim - pred.ndim)))
+    stretched = tuple(
+        k
+        for k, size in enumerate(pred.shape)
+        if size == 1 and slopes.shape[k] != 1
+    )
+    return slopes.sum(axis=stretched, keepdims=True)
 
 
 def pinball_subgradient(
@@ -176,6 +189,30 @@ def _sklearn_pinball_slope(
     return np.where(pred == target, 0.0, numeric)
 
 
+def _accumulated_mae_grad(
+    pred: ArrayLike, target: ArrayLike, reduction: Reduction = "mean"
+) -> NDArray[np.float64]:
+    """lossmod.mae_grad of the two arrays broadcast to a common shape,
+    each entry added, one pair at a time, to the element of pred it came
+    from."""
+    pred = np.asarray(pred, dtype=np.float64)
+    full_pred, full_target = np.broadcast_arrays(pred, target)
+    per_pair = lossmod.mae_grad(
+        np.array(full_pred),
+        np.array(full_target, dtype=float),
+        reduction=reduction,
+    )
+    result = np.zeros(pred.shape)
+    offset = per_pair.ndim - pred.ndim
+    for index in np.ndindex(per_pair.shape):
+        source = tuple(
+            0 if size == 1 else i
+            for i, size in zip(index[offset:], pred.shape, strict=True)
+        )
+        result[source] += per_pair[index]
+    return result
+
+
 def _mixture_median(epsilon: float, scale: float) -> float:
     """The root u of (1 - eps) F(u) = 1/2, F the distribution function of
     the Laplace distribution with scale 1, found by mpmath with enough
@@ -249,6 +286,17 @@ def _hidden_subgradient_cases(
         ),
         Case("every residual zero", (a, a.copy())),
         Case("tiny values", (1e-300 * a, 1e-300 * b)),
+        Case("a (5, 1) column against 7 targets", (a[:5, None], b[:7])),
+        Case(
+            "a column against its own values, sum",
+            (a[:6, None], a[:6]),
+            {"reduction": "sum"},
+        ),
+        Case(
+            "a (2, 1, 3) array against a (4, 1) target, none",
+            (a[:6].reshape(2, 1, 3), b[:4, None]),
+            {"reduction": "none"},
+        ),
     )
 
 
@@ -300,6 +348,9 @@ def _hidden_best_constant_cases(
     )
 
 
+_COLUMN = np.array([[2.0], [7.0], [-1.0]])
+_ROW = np.array([1.0, -2.0, 0.5])
+_ROW_TARGETS = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
 _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
 # pred equal to _TARGET where both are 2.0: residual 0
@@ -361,8 +412,20 @@ EXERCISES = (
                 (np.array([1e-300, -2e-300, 3e-300]), np.zeros(3)),
                 {"reduction": "sum"},
             ),
+            # broadcast shapes: the mean divides by the 12 pairs, not by
+            # the 3 predictions; each prediction adds up its 4 slopes, two
+            # of them at a zero residual
+            Case(
+                "a (3, 1) column against 4 targets, mean",
+                (_COLUMN, _TARGET),
+            ),
+            Case(
+                "a (3,) row against a (2, 3) target, sum",
+                (_ROW, _ROW_TARGETS),
+                {"reduction": "sum"},
+            ),
         ),
-        oracle=library_oracle(lossmod.mae_grad),
+        oracle=_accumulated_mae_grad,
         hidden=_hidden_subgradient_cases,
         rtol=1e-12,
         atol=1e-15,

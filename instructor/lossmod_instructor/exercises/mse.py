@@ -48,13 +48,16 @@ def mean_squared_error(
 def mean_squared_error_gradient(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean"
 ) -> NDArray[np.float64]:
-    """Gradient of mean_squared_error(pred, target, reduction) in pred.
+    """Gradient of the reduced squared error (pred - target)^2 in pred,
+    also when NumPy broadcasts pred against a target of another shape.
 
     Parameters
     ----------
-    pred, target : arrays of the same shape (any), n elements in all
+    pred, target : arrays of shapes NumPy broadcasts together: equal
+        shapes, or e.g. pred (n, 1) against target (m,)
     reduction : {"mean", "sum", "none"}
-        For "none", the gradient of the sum of the squared errors.
+        How the squared errors of the broadcast difference pred - target
+        are reduced; for "none", the gradient of their sum.
 
     Returns
     -------
@@ -62,9 +65,18 @@ def mean_squared_error_gradient(
     with respect to each element of pred.
     """
     pred = np.asarray(pred, dtype=np.float64)
-    residual = pred - np.asarray(target, dtype=np.float64)
+    residual = pred - np.asarray(target, dtype=np.float64)  # broadcast
     scale = 1.0 / residual.size if reduction == "mean" else 1.0
-    return 2.0 * scale * residual
+    grad = 2.0 * scale * residual
+    # An element of pred stretched across an axis meets every target along
+    # it: its derivative is the sum over that axis (and over new axes).
+    grad = grad.sum(axis=tuple(range(grad.ndim - pred.ndim)))
+    stretched = tuple(
+        k
+        for k, size in enumerate(pred.shape)
+        if size == 1 and grad.shape[k] != 1
+    )
+    return grad.sum(axis=stretched, keepdims=True)
 
 
 def least_squares_line(
@@ -150,11 +162,18 @@ def all_pairs_mse(pred: ArrayLike, target: ArrayLike) -> float:
 def _numerical_mse_gradient(
     pred: ArrayLike, target: ArrayLike, reduction: Reduction = "mean"
 ) -> NDArray[np.float64]:
-    """Central differences of lossmod.mse (of the sum for "none")."""
+    """Central differences of the reduced squared error of the broadcast
+    difference (of the sum for "none"); lossmod.mse where the shapes are
+    equal (it refuses any other)."""
     target = np.asarray(target, dtype=np.float64)
     reduced: Reduction = "sum" if reduction == "none" else reduction
+    if np.shape(pred) == target.shape:
+        return lossmod.numerical_gradient(
+            lambda p: lossmod.mse(p, target, reduction=reduced), pred
+        )
+    reduce = np.sum if reduced == "sum" else np.mean
     return lossmod.numerical_gradient(
-        lambda p: lossmod.mse(p, target, reduction=reduced), pred
+        lambda p: float(reduce((p - target) ** 2)), pred
     )
 
 
@@ -232,6 +251,17 @@ def _hidden_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         ),
         Case("a (3, 5) array, mean", (grid[0], grid[1])),
         Case("values near 1e3", (1e3 + a, 1e3 + b)),
+        Case("a (5, 1) column against 7 targets", (a[:5, None], b[:7])),
+        Case(
+            "a (5,) row against a (3, 5) target, none",
+            (a[:5], grid[0]),
+            {"reduction": "none"},
+        ),
+        Case(
+            "a (2, 1, 3) array against a (4, 1) target, sum",
+            (a[:6].reshape(2, 1, 3), b[:4, None]),
+            {"reduction": "sum"},
+        ),
     )
 
 
@@ -279,6 +309,9 @@ def _hidden_pairs_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 
 _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
+_COLUMN = np.array([[1.0], [2.5], [-0.5]])
+_ROW = np.array([1.0, -2.0, 0.5])
+_ROW_TARGETS = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
 _X = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
 _Y = np.array([1.0, 2.5, 5.5, 7.0, 8.5])
 
@@ -306,7 +339,25 @@ EXERCISES = (
         id="mse-2",
         task="gradient of the mean squared error",
         solution=mean_squared_error_gradient,
-        cases=reduction_cases(_PRED, _TARGET, "a (2, 2) array, mean"),
+        cases=(
+            *reduction_cases(_PRED, _TARGET, "a (2, 2) array, mean"),
+            # the pitfall's shapes: the mean divides by the 12 pairs, not
+            # by the 3 predictions; each prediction sums over its 4 targets
+            Case(
+                "a (3, 1) column against 4 targets, mean",
+                (_COLUMN, _TARGET),
+            ),
+            Case(
+                "a (3, 1) column against 4 targets, sum",
+                (_COLUMN, _TARGET),
+                {"reduction": "sum"},
+            ),
+            Case(
+                "a (3,) row against a (2, 3) target, none",
+                (_ROW, _ROW_TARGETS),
+                {"reduction": "none"},
+            ),
+        ),
         oracle=_numerical_mse_gradient,
         hidden=_hidden_gradient_cases,
         rtol=1e-10,

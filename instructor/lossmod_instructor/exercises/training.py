@@ -330,18 +330,18 @@ def largest_stable_learning_rate(design: ArrayLike) -> float:
     """The learning rate above which gradient descent diverges on the
     cost mean((design @ theta - y)^2), whatever the target y.
 
-    The cost is a quadratic with Hessian H = (2 / n) design^T design, and
-    gradient descent on a quadratic is stable exactly when the learning
-    rate is below 2 / lambda_max(H).
+    Below it, full-batch gradient descent with a fixed learning rate
+    converges from every start; above it, it diverges from almost every
+    start.
 
     Parameters
     ----------
     design : array of shape (n, d)
-        One example per row.
+        One example per row, not all zero.
 
     Returns
     -------
-    float: 2 / lambda_max((2 / n) design^T design).
+    float > 0: the threshold learning rate.
     """
     design = np.asarray(design, dtype=np.float64)
     hessian = 2.0 / len(design) * design.T @ design

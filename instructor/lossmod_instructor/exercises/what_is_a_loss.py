@@ -10,11 +10,15 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import Case, Exercise
 
 
-def line_cost_gradient(
-    design: ArrayLike, target: ArrayLike, theta: ArrayLike
+def objective_gradient(
+    design: ArrayLike,
+    target: ArrayLike,
+    theta: ArrayLike,
+    penalty: float = 0.0,
 ) -> NDArray[np.float64]:
-    """Gradient of the linear-regression cost
-    L(theta) = mean((design @ theta - target)^2).
+    """Gradient of the penalised linear-regression objective
+    J(theta) = mean((design @ theta - target)^2)
+               + penalty * sum(theta^2).
 
     Parameters
     ----------
@@ -22,10 +26,12 @@ def line_cost_gradient(
         One example per row.
     target : array of shape (n,)
     theta : array of shape (d,)
+    penalty : float, >= 0
+        The weight lambda of the penalty; 0 leaves the cost alone.
 
     Returns
     -------
-    array of shape (d,): the partial derivatives dL / dtheta_j.
+    array of shape (d,): the partial derivatives dJ / dtheta_j.
     """
     design, target, theta = (
         np.asarray(design),
@@ -33,21 +39,28 @@ def line_cost_gradient(
         np.asarray(theta),
     )
     residual = design @ theta - target
-    return 2.0 / len(target) * design.T @ residual
+    cost_gradient = 2.0 / len(target) * design.T @ residual
+    return cost_gradient + 2.0 * penalty * theta
 
 
-def _numerical_line_cost_gradient(
-    design: ArrayLike, target: ArrayLike, theta: ArrayLike
+def _numerical_objective_gradient(
+    design: ArrayLike,
+    target: ArrayLike,
+    theta: ArrayLike,
+    penalty: float = 0.0,
 ) -> NDArray[np.float64]:
-    """Central differences of lossmod.mse(design @ theta, target): the
-    oracle."""
+    """Central differences of lossmod.mse(design @ theta, target) plus
+    penalty * lossmod.mse(theta, 0, reduction="sum"): the oracle."""
     design, target = (
         np.asarray(design, dtype=float),
         np.asarray(target, dtype=float),
     )
-    return lossmod.numerical_gradient(
-        lambda t: lossmod.mse(design @ t, target), theta
-    )
+
+    def objective(t: NDArray[np.float64]) -> float:
+        size = lossmod.mse(t, np.zeros_like(t), reduction="sum")
+        return float(lossmod.mse(design @ t, target) + penalty * size)
+
+    return lossmod.numerical_gradient(objective, theta)
 
 
 def _hidden_line_cases(rng: np.random.Generator) -> tuple[Case, ...]:
@@ -60,6 +73,19 @@ def _hidden_line_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case(
             "large values",
             (1e3 * tall, rng.normal(size=40), rng.normal(size=3)),
+        ),
+        Case(
+            "40 examples, penalty 0.3",
+            (tall, rng.normal(size=40), rng.normal(size=3), 0.3),
+        ),
+        Case(
+            "two identical columns, penalty 1e-3",
+            (
+                np.column_stack([tall[:, 0], tall[:, 0]]),
+                rng.normal(size=40),
+                rng.normal(size=2),
+                1e-3,
+            ),
         ),
     )
 
@@ -78,7 +104,7 @@ EXERCISES = (
     Exercise(
         id="what-is-a-loss-4",
         task="gradient of the linear-regression cost",
-        solution=line_cost_gradient,
+        solution=objective_gradient,
         cases=(
             Case("at the exact fit", (_DESIGN, _TARGET, _FIT)),
             # "for any number d of features": d = 3, no intercept column
@@ -106,8 +132,18 @@ EXERCISES = (
                     np.array([3.0]),
                 ),
             ),
+            # at the exact fit only the penalty pulls: 2 lambda theta, with
+            # no 1 / n (the penalty is not averaged over the examples)
+            Case(
+                "at the exact fit, penalty 0.5",
+                (_DESIGN, _TARGET, _FIT, 0.5),
+            ),
+            Case(
+                "away from the fit, penalty 0.1",
+                (_DESIGN, _TARGET, np.array([1.0, 0.5, -2.0]), 0.1),
+            ),
         ),
-        oracle=_numerical_line_cost_gradient,
+        oracle=_numerical_objective_gradient,
         hidden=_hidden_line_cases,
         rtol=1e-6,
         atol=1e-9,
