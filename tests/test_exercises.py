@@ -293,6 +293,31 @@ def _bisect_g_itself(threshold: float) -> float:
     return float(high)
 
 
+def _mean_over_broadcast_axes(
+    exercise_id: str,
+) -> Any:
+    """The reference gradient with each sum over a broadcast axis taken as a mean."""
+
+    def wrong(pred: Any, target: Any, reduction: str = "mean") -> Any:
+        pred = np.asarray(pred, float)
+        summed = EXERCISES[exercise_id].solution(pred, target, reduction)
+        pairs = np.broadcast(pred, np.asarray(target)).size
+        return summed * pred.size / pairs
+
+    return wrong
+
+
+def _divide_by_pred_size(exercise_id: str) -> Any:
+    """The reference gradient of the sum, divided by pred.size (not by every pair) for "mean"."""
+
+    def wrong(pred: Any, target: Any, reduction: str = "mean") -> Any:
+        pred = np.asarray(pred, float)
+        summed = EXERCISES[exercise_id].solution(pred, target, "sum")
+        return summed / pred.size if reduction == "mean" else summed
+
+    return wrong
+
+
 WRONG_ANSWERS: list[tuple[str, Any, str, str]] = [
     # (exercise, a plausible wrong answer, a case it fails, what the feedback says there)
     (
@@ -376,3 +401,24 @@ def test_public_checks_fail_plausible_wrong_answers_and_say_why(
         )
         is None
     )
+
+
+@pytest.mark.parametrize("exercise_id", ["mse-2", "mae-2"])
+def test_broadcast_slips_are_named_as_such(exercise_id: str) -> None:
+    """Where pred and target broadcast, a gradient that takes a mean over the broadcast axes, or
+    divides by pred.size instead of every pair, is off by the number of targets each prediction
+    meets, and the hint says so (not "2", the factor of d(r^2)/dr, which MAE has not)."""
+    row = {
+        "mse-2": "a (3,) row against a (2, 3) target, none",
+        "mae-2": "a (3,) row against a (2, 3) target, sum",
+    }[exercise_id]
+    says = {
+        (_mean_over_broadcast_axes, row): "2 times too small: each prediction meets 2 targets "
+        "(a mean over the broadcast axes where their sum is meant?)",
+        (_divide_by_pred_size, "a (3, 1) column against 4 targets, mean"): "4 times too large: "
+        "each prediction meets 4 targets (dividing by the 3 predictions instead of all 12 pairs?)",
+    }
+    for (slip, case), hint in says.items():
+        report = check(exercise_id, slip(exercise_id))
+        failed = {r.case.name: str(r.problem) for r in report.results if not r.passed}
+        assert case in failed and hint in failed[case], failed

@@ -291,10 +291,46 @@ def _pair(expected: float, got: float, rtol: float) -> tuple[str, str]:
     return repr(expected), repr(got)
 
 
-def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
-    """Factors a slip multiplies by, named: the number of elements, the
-    batch size and the number of classes of the first array input
-    (``about``, the exercise's task, tells "batchmean" apart)."""
+def _broadcast_factor(
+    case: Case, about: str, shape: tuple[int, ...]
+) -> list[tuple[float, str, str]]:
+    """In a gradient exercise whose first two array inputs broadcast to
+    more elements than the first has (``shape``, the answer's, is the
+    first input's): the number of targets each prediction meets, named
+    for the slip each way (dividing by pred.size instead of every pair;
+    a mean over the broadcast axes where their sum is meant)."""
+    arrays = [a for a in case.args if isinstance(a, np.ndarray) and a.ndim]
+    if len(arrays) < 2 or "gradient" not in about.lower():
+        return []
+    first, second = arrays[0], arrays[1]
+    if shape != first.shape:
+        return []
+    try:
+        pairs = int(np.prod(np.broadcast_shapes(first.shape, second.shape)))
+    except ValueError:
+        return []
+    meets = pairs // first.size
+    if meets <= 1:
+        return []
+    return [
+        (
+            float(meets),
+            f"each prediction meets {meets} targets (dividing by the "
+            f"{first.size} predictions instead of all {pairs} pairs?)",
+            f"each prediction meets {meets} targets (a mean over the "
+            "broadcast axes where their sum is meant?)",
+        )
+    ]
+
+
+def _sizes(
+    case: Case | None, about: str, shape: tuple[int, ...] = ()
+) -> list[tuple[float, str, str]]:
+    """Factors a slip multiplies by, named (for a result too large, and
+    too small): the targets each prediction meets when the inputs
+    broadcast, then the number of elements, the batch size and the number
+    of classes of the first array input (``about``, the exercise's task,
+    tells "batchmean" apart; ``shape`` is the answer's)."""
     if case is None:
         return []
     first = next(
@@ -303,6 +339,7 @@ def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
     )
     if first is None:
         return []
+    broadcast = _broadcast_factor(case, about, shape)
     batchmean = "batchmean" in (str(case.kwargs.get("reduction")) + about)
     # the last axis holds classes only in a classification exercise
     words = ("class", "logit", "softmax", "entropy", "label")
@@ -333,7 +370,7 @@ def _sizes(case: Case | None, about: str) -> list[tuple[float, str]]:
             "mean is asked, or the reverse?)",
         )
     )
-    return [(float(k), text) for k, text in named if k > 1]
+    return broadcast + [(float(k), text, text) for k, text in named if k > 1]
 
 
 def _diagnose(
@@ -372,11 +409,11 @@ def _diagnose(
             f"{abs(size - 1):.1e}: rounding (float32, or a formula that "
             "loses digits)?"
         )
-    for factor, name in [*_sizes(case, about), (2.0, "2")]:
+    for factor, large, small in [*_sizes(case, about, got.shape), (2.0, "2", "2")]:
         if np.isclose(size, factor, rtol=tolerance):
-            return f"Hint: {sign}every value is {factor:g} times too large: {name}."
+            return f"Hint: {sign}every value is {factor:g} times too large: {large}."
         if np.isclose(size, 1.0 / factor, rtol=tolerance):
-            return f"Hint: {sign}every value is {factor:g} times too small: {name}."
+            return f"Hint: {sign}every value is {factor:g} times too small: {small}."
     return f"Hint: every value is {ratio:.6g} times the expected one."
 
 
