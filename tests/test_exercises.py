@@ -342,9 +342,17 @@ WRONG_ANSWERS: list[tuple[str, Any, str, str]] = [
     ("training-1", _sgd_step_without_the_2, "weights 1, 2, 3, 4", "2 times too small: 2."),
     (
         "training-4",
-        lambda a: 2 / np.linalg.eigvalsh(np.asarray(a).T @ a / len(a))[-1],
-        "two features and an intercept",
+        lambda a, lam: (
+            2 / np.linalg.eigvalsh(np.asarray(a).T @ a / len(a) + lam * np.eye(len(a[0])))[-1]
+        ),
+        "two features and an intercept, penalty 0.5",
         "every value is 2 times too large: 2.",
+    ),
+    (
+        "training-4",
+        lambda a, lam: 2 / np.linalg.eigvalsh(2 * np.asarray(a).T @ a / len(a))[-1],
+        "two features and an intercept, penalty 0.5",
+        "expected 0.2126, got 0.2379.",
     ),
     (
         "bce-1",

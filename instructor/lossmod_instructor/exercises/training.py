@@ -323,12 +323,15 @@ def _adam_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     )
 
 
-# --- training-4: the largest stable learning rate ------------------------
+# --- training-4: the largest stable learning rate, with a penalty --------
 
 
-def largest_stable_learning_rate(design: ArrayLike) -> float:
+def largest_stable_learning_rate(
+    design: ArrayLike, penalty: float
+) -> float:
     """The learning rate above which gradient descent diverges on the
-    cost mean((design @ theta - y)^2), whatever the target y.
+    penalised cost mean((design @ theta - y)^2) + penalty * sum(theta^2),
+    whatever the target y.
 
     Below it, full-batch gradient descent with a fixed learning rate
     converges from every start; above it, it diverges from almost every
@@ -338,37 +341,51 @@ def largest_stable_learning_rate(design: ArrayLike) -> float:
     ----------
     design : array of shape (n, d)
         One example per row, not all zero.
+    penalty : float, >= 0
+        The weight lambda of the penalty, on every entry of theta; 0
+        leaves the cost alone.
 
     Returns
     -------
     float > 0: the threshold learning rate.
     """
     design = np.asarray(design, dtype=np.float64)
+    # the penalty adds 2 lambda I to the cost's Hessian 2/n A^T A
     hessian = 2.0 / len(design) * design.T @ design
+    hessian += 2.0 * penalty * np.eye(design.shape[1])
     return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
 
 
-def _stable_rate_oracle(design: ArrayLike) -> float:
-    """n / sigma_max(design)^2 from scipy's singular values
-    (lambda_max(X^T X) = sigma_max^2)."""
+def _stable_rate_oracle(design: ArrayLike, penalty: float) -> float:
+    """2 / sigma_max^2 of the penalised cost written as plain least
+    squares, rows sqrt(2/n) A above sqrt(2 lambda) I (the same Hessian),
+    from scipy's singular values."""
     from scipy.linalg import svdvals  # type: ignore[import-untyped]
 
     values = np.asarray(design, dtype=float)
-    return float(len(values) / svdvals(values)[0] ** 2)
+    stacked = np.vstack(
+        [
+            np.sqrt(2.0 / len(values)) * values,
+            np.sqrt(2.0 * penalty) * np.eye(values.shape[1]),
+        ]
+    )
+    return float(2.0 / svdvals(stacked)[0] ** 2)
 
 
 def _stable_rate_hidden(rng: np.random.Generator) -> tuple[Case, ...]:
     x = rng.normal(size=(50, 3))
     return (
         Case(
-            "50 x 3 with an intercept",
-            (np.column_stack([x, np.ones(50)]),),
+            "50 x 3 with an intercept, penalty 0.3",
+            (np.column_stack([x, np.ones(50)]), 0.3),
         ),
         Case(
-            "two identical columns", (np.column_stack([x[:, 0], x[:, 0]]),)
+            "two identical columns, penalty 1e-3",
+            (np.column_stack([x[:, 0], x[:, 0]]), 1e-3),
         ),
-        Case("unscaled features (x 1000)", (1e3 * x,)),
-        Case("one column", (x[:, :1],)),
+        Case("unscaled features (x 1000), penalty 10", (1e3 * x, 10.0)),
+        Case("one column, no penalty", (x[:, :1], 0.0)),
+        Case("a large penalty, 100", (x, 100.0)),
     )
 
 
@@ -533,13 +550,24 @@ EXERCISES = (
         id="training-4",
         task=(
             "the largest stable learning rate of gradient descent for "
-            "linear regression"
+            "linear regression with an L2 penalty"
         ),
         solution=largest_stable_learning_rate,
         cases=(
-            Case("two features and an intercept", (_DESIGN,)),
-            Case("identity design", (np.eye(3),)),
-            Case("one feature", (np.array([[1.0], [-2.0], [2.0]]),)),
+            Case(
+                "two features and an intercept, no penalty", (_DESIGN, 0.0)
+            ),
+            # the penalty's Hessian is 2 lambda I (not lambda I, nor
+            # 2 lambda / n I: the penalty is not averaged over the rows)
+            Case(
+                "two features and an intercept, penalty 0.5",
+                (_DESIGN, 0.5),
+            ),
+            Case("identity design, penalty 1", (np.eye(3), 1.0)),
+            Case(
+                "one feature, penalty 0.25",
+                (np.array([[1.0], [-2.0], [2.0]]), 0.25),
+            ),
         ),
         oracle=_stable_rate_oracle,
         hidden=_stable_rate_hidden,

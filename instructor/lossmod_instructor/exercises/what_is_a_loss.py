@@ -103,7 +103,7 @@ _TARGET = np.array([3.0, 4.0, 8.0, -1.0])  # _DESIGN @ _FIT
 EXERCISES = (
     Exercise(
         id="what-is-a-loss-4",
-        task="gradient of the linear-regression cost",
+        task="gradient of the L2-penalised linear-regression objective",
         solution=objective_gradient,
         cases=(
             Case("at the exact fit", (_DESIGN, _TARGET, _FIT)),
