@@ -37,23 +37,31 @@ _FENCE = re.compile(r"^(:{3,})\{(\w[\w-]*)\}")
 
 def without_solutions(markdown: str) -> str:
     """A markdown cell with every ``{solution}`` directive block (colon fences) removed, and the
-    blank lines it leaves collapsed."""
+    blank lines left where a block was collapsed (only there: blank lines elsewhere, such as two
+    between functions in an exercise's code, stay as written)."""
     lines = markdown.split("\n")
     kept: list[str] = []
     closing: str | None = None
+    after_removal = False
     for line in lines:
         if closing is not None:
             if line.strip() == closing:
                 closing = None
+                after_removal = True
             continue
         match = _FENCE.match(line)
         if match and match.group(2) == "solution":
             closing = match.group(1)
+            if kept and not kept[-1].strip():
+                kept.pop()
             continue
+        if after_removal and not line.strip() and (not kept or not kept[-1].strip()):
+            continue
+        after_removal = after_removal and not line.strip()
         kept.append(line)
     if closing is not None:
         raise ValueError(f"a {{solution}} block is not closed:\n{markdown[:300]}")
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
+    return "\n".join(kept).strip("\n")
 
 
 HIDDEN_TAGS = {"remove-cell": True, "remove-input": False, "hide-input": False}
