@@ -279,7 +279,7 @@ def test_feedback_is_readable_and_hides_hidden_inputs(graded: Graded) -> None:
     assert "# Feedback for a\\_b" in wrong and f"{heading}: failed, 0 of 1 point" in wrong
     assert "- Public check at zero failed: `3 of 3 values differ" in wrong
     assert "expected -17.5, got 1234.`\n  - called with `array([[1., 0., 1.]," in wrong
-    hidden = wrong[wrong.index("- Hidden checks: 0 of 2 passed") :]
+    hidden = wrong[wrong.index("- Hidden checks: 0 of 4 passed") :]
     assert "called with" not in hidden and "1234" not in hidden and "[" not in hidden
     assert "  - large values: failed: returned wrong values\n" in hidden
     refused = (graded.out / "feedback" / "copy.md").read_text()

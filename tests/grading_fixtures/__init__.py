@@ -376,7 +376,7 @@ print("symbolic links made:", made)
 # -- 4. the references: not in the child at all
 
 _STRIPPED = """
-design, target, theta = args
+design, target, theta, *_ = args
 return design.T @ lossmod.mse_grad(design @ theta, target)
 """
 
@@ -384,13 +384,13 @@ _RELOAD = """
 import importlib, lossmod.regression
 importlib.reload(lossmod.regression)
 importlib.reload(lossmod)
-design, target, theta = args
+design, target, theta, *_ = args
 return design.T @ lossmod.regression.mse_grad(design @ theta, target)
 """
 
 _GARBAGE_COLLECTOR = """
 import gc
-design, target, theta = args
+design, target, theta, *_ = args
 for found in gc.get_objects():
     if callable(found) and getattr(found, "__name__", "") in ("mse_grad", "_grad", "mse"):
         try:
