@@ -417,11 +417,11 @@ def test_broadcast_slips_are_named_as_such(exercise_id: str) -> None:
     divides by pred.size instead of every pair, is off by the number of targets each prediction
     meets, and the hint says so (not "2", the factor of d(r^2)/dr, which MAE has not)."""
     row = {
-        "mse-2": "a (3,) row against a (2, 3) target, none",
-        "mae-2": "a (3,) row against a (2, 3) target, sum",
+        "mse-2": "a (3,) row against a (5, 3) target, none",
+        "mae-2": "a (3,) row against a (5, 3) target, sum",
     }[exercise_id]
     says = {
-        (_mean_over_broadcast_axes, row): "2 times too small: each prediction meets 2 targets "
+        (_mean_over_broadcast_axes, row): "5 times too small: each prediction meets 5 targets "
         "(a mean over the broadcast axes where their sum is meant?)",
         (_divide_by_pred_size, "a (3, 1) column against 4 targets, mean"): "4 times too large: "
         "each prediction meets 4 targets (dividing by the 3 predictions instead of all 12 pairs?)",

@@ -350,7 +350,15 @@ def _hidden_best_constant_cases(
 
 _COLUMN = np.array([[2.0], [7.0], [-1.0]])
 _ROW = np.array([1.0, -2.0, 0.5])
-_ROW_TARGETS = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+_ROW_TARGETS = np.array(
+    [
+        [0.0, 1.0, 2.0],
+        [3.0, -1.0, 0.5],
+        [-1.0, 0.0, 1.5],
+        [2.0, -3.0, 0.0],
+        [0.5, 2.5, -0.5],
+    ]
+)
 _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
 # pred equal to _TARGET where both are 2.0: residual 0
@@ -420,7 +428,7 @@ EXERCISES = (
                 (_COLUMN, _TARGET),
             ),
             Case(
-                "a (3,) row against a (2, 3) target, sum",
+                "a (3,) row against a (5, 3) target, sum",
                 (_ROW, _ROW_TARGETS),
                 {"reduction": "sum"},
             ),

@@ -311,7 +311,15 @@ _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
 _COLUMN = np.array([[1.0], [2.5], [-0.5]])
 _ROW = np.array([1.0, -2.0, 0.5])
-_ROW_TARGETS = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+_ROW_TARGETS = np.array(
+    [
+        [0.0, 1.0, 2.0],
+        [3.0, -1.0, 0.5],
+        [-1.0, 0.0, 1.5],
+        [2.0, -3.0, 0.0],
+        [0.5, 2.5, -0.5],
+    ]
+)
 _X = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
 _Y = np.array([1.0, 2.5, 5.5, 7.0, 8.5])
 
@@ -353,7 +361,7 @@ EXERCISES = (
                 {"reduction": "sum"},
             ),
             Case(
-                "a (3,) row against a (2, 3) target, none",
+                "a (3,) row against a (5, 3) target, none",
                 (_ROW, _ROW_TARGETS),
                 {"reduction": "none"},
             ),

@@ -563,7 +563,7 @@ EXERCISES = (
                 "two features and an intercept, penalty 0.5",
                 (_DESIGN, 0.5),
             ),
-            Case("identity design, penalty 1", (np.eye(3), 1.0)),
+            Case("identity design (4 rows), penalty 1", (np.eye(4), 1.0)),
             Case(
                 "one feature, penalty 0.25",
                 (np.array([[1.0], [-2.0], [2.0]]), 0.25),
