@@ -491,7 +491,8 @@ def feedback_head(exercise_id: str, verdict: str) -> str:
     line = f"{head} {verdict}"
     if len(line) <= FEEDBACK_WIDTH:
         return line
-    wrapped = textwrap.fill(head, FEEDBACK_WIDTH, subsequent_indent="  ")
+    # whole words only: "label-smoothed" is not split after its hyphen
+    wrapped = textwrap.fill(head, FEEDBACK_WIDTH, subsequent_indent="  ", break_on_hyphens=False)
     return f"{wrapped}\n  {verdict}"
 
 
@@ -503,6 +504,7 @@ def failure_lines(case: Case, problem: str) -> list[str]:
         FEEDBACK_WIDTH,
         initial_indent="  ",
         subsequent_indent="      ",
+        break_on_hyphens=False,
     )
     arguments = case.arguments(FEEDBACK_WIDTH - 8)
     lines.append("      called with:" if len(arguments) > 1 else "      called with")
