@@ -52,7 +52,11 @@ pytest: $(STAMP)
 
 ## test-fast, test-notebooks, test-book, test-browser, test-grading: one layer of the tests
 ## (markers set by tests/helpers/layers.py; CONTRIBUTING.md says which to run when)
-$(addprefix test-,$(TEST_LAYERS)): test-%: $(STAMP)
+## (the fast layer on one worker: its 3,000 small tests run faster there than spread over two)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast
+
+$(addprefix test-,$(filter-out fast,$(TEST_LAYERS))): test-%: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m $*
 
 browser-deps:
