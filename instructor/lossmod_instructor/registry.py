@@ -113,6 +113,23 @@ def reduction_cases(pred: NDArray[Any], target: NDArray[Any], array_case: str) -
     )
 
 
+_BROADCAST_ROW = np.array([1.0, -2.0, 0.5])
+_BROADCAST_ROW_TARGETS = np.array(
+    [[0.0, 1.0, 2.0], [3.0, -1.0, 0.5], [-1.0, 0.0, 1.5], [2.0, -3.0, 0.0], [0.5, 2.5, -0.5]]
+)
+
+
+def broadcast_row_case(reduction: str) -> Case:
+    """The public case of a regression gradient (mse-2, mae-2) where a (3,) row of predictions
+    broadcasts against a (5, 3) target, reduced by ``reduction``: each prediction meets 5
+    targets, a factor no other slip in the exercises multiplies by (one residual is 0)."""
+    return Case(
+        f"a (3,) row against a (5, 3) target, {reduction}",
+        (_BROADCAST_ROW, _BROADCAST_ROW_TARGETS),
+        {"reduction": reduction},
+    )
+
+
 def library_oracle(
     function: Callable[..., Any], /, *positional: str, **fixed: Any
 ) -> Callable[..., NDArray[np.float64]]:

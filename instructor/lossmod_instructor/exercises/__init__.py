@@ -9,6 +9,7 @@ from lossmod_instructor import registry
 from lossmod_instructor.registry import (
     Case,
     Exercise,
+    broadcast_row_case,
     library_oracle,
     reduction_cases,
     solution,
@@ -21,6 +22,7 @@ __all__ = [
     "WRITTEN",
     "Case",
     "Exercise",
+    "broadcast_row_case",
     "library_oracle",
     "reduction_cases",
     "solution",

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import (
     Case,
     Exercise,
+    broadcast_row_case,
     library_oracle,
     reduction_cases,
 )
@@ -349,16 +350,6 @@ def _hidden_best_constant_cases(
 
 
 _COLUMN = np.array([[2.0], [7.0], [-1.0]])
-_ROW = np.array([1.0, -2.0, 0.5])
-_ROW_TARGETS = np.array(
-    [
-        [0.0, 1.0, 2.0],
-        [3.0, -1.0, 0.5],
-        [-1.0, 0.0, 1.5],
-        [2.0, -3.0, 0.0],
-        [0.5, 2.5, -0.5],
-    ]
-)
 _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
 # pred equal to _TARGET where both are 2.0: residual 0
@@ -427,11 +418,7 @@ EXERCISES = (
                 "a (3, 1) column against 4 targets, mean",
                 (_COLUMN, _TARGET),
             ),
-            Case(
-                "a (3,) row against a (5, 3) target, sum",
-                (_ROW, _ROW_TARGETS),
-                {"reduction": "sum"},
-            ),
+            broadcast_row_case("sum"),
         ),
         oracle=_accumulated_mae_grad,
         hidden=_hidden_subgradient_cases,

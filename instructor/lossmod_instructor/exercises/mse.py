@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from lossmod_instructor.exercises import (
     Case,
     Exercise,
+    broadcast_row_case,
     library_oracle,
     reduction_cases,
 )
@@ -310,16 +311,6 @@ def _hidden_pairs_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 _PRED = np.array([2.5, 0.0, 2.1, 7.8])
 _TARGET = np.array([3.0, -0.5, 2.0, 7.0])
 _COLUMN = np.array([[1.0], [2.5], [-0.5]])
-_ROW = np.array([1.0, -2.0, 0.5])
-_ROW_TARGETS = np.array(
-    [
-        [0.0, 1.0, 2.0],
-        [3.0, -1.0, 0.5],
-        [-1.0, 0.0, 1.5],
-        [2.0, -3.0, 0.0],
-        [0.5, 2.5, -0.5],
-    ]
-)
 _X = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
 _Y = np.array([1.0, 2.5, 5.5, 7.0, 8.5])
 
@@ -360,11 +351,7 @@ EXERCISES = (
                 (_COLUMN, _TARGET),
                 {"reduction": "sum"},
             ),
-            Case(
-                "a (3,) row against a (5, 3) target, none",
-                (_ROW, _ROW_TARGETS),
-                {"reduction": "none"},
-            ),
+            broadcast_row_case("none"),
         ),
         oracle=_numerical_mse_gradient,
         hidden=_hidden_gradient_cases,
