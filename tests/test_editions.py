@@ -8,7 +8,6 @@ import ast
 import html
 import inspect
 import itertools
-import json
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ from lossmod_instructor.exercises import EXERCISES, stub_source
 
 from lossmod.exercises import CATALOGUE
 from tests.helpers.grading import points
+from tests.helpers.notebooks import cells
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -38,10 +38,6 @@ def letters(text: str) -> str:
 def page_text(page: Path) -> str:
     """What a reader sees of an HTML page: tags removed, entities decoded."""
     return html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(errors="replace")))
-
-
-def cells(path: Path) -> list[dict[str, Any]]:
-    return list(json.loads(path.read_text())["cells"])
 
 
 def directive_blocks(markdown: str, name: str) -> list[tuple[str, str]]:

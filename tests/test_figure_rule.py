@@ -6,12 +6,11 @@ draws smaller text or a wider figure."""
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.notebooks import CHAPTERS, NOTEBOOKS
+from tests.helpers.notebooks import CHAPTERS, NOTEBOOKS, cells
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALLEST_TEXT_PT = 10.0
@@ -127,10 +126,9 @@ def test_the_check_finds_what_breaks_the_rule() -> None:
 
 
 def _code_cells(path: Path) -> list[tuple[int, str]]:
-    cells = json.loads(path.read_text())["cells"]
     return [
         (i, "".join(c["source"]))
-        for i, c in enumerate(cells)
+        for i, c in enumerate(cells(path))
         if c["cell_type"] == "code" and not "".join(c["source"]).lstrip().startswith(("%", "!"))
     ]
 

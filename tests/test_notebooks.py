@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.notebooks import CHAPTERS, NOTEBOOKS
+from tests.helpers.notebooks import CHAPTERS, NOTEBOOKS, cells
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,21 +48,21 @@ def test_no_markdown_notebooks_escape_nbval() -> None:
 def test_notebook_checks_its_claims(path: Path) -> None:
     """Each notebook has hidden cells (tag remove-cell) that assert, and stores its outputs so
     nbval has something to compare."""
-    cells = json.loads(path.read_text())["cells"]
-    checks = [c for c in cells if "remove-cell" in c.get("metadata", {}).get("tags", [])]
+    stored = cells(path)
+    checks = [c for c in stored if "remove-cell" in c.get("metadata", {}).get("tags", [])]
     assert any("assert" in "".join(c["source"]) for c in checks), "no hidden assert cells"
-    code = [c for c in cells if c["cell_type"] == "code"]
+    code = [c for c in stored if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "notebook stored unexecuted"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_claim_checks_show_their_numbers(path: Path) -> None:
     """No claim is checked with a bare `assert np.isclose(...)` or `assert np.allclose(...)`:
-    pytest's assertion rewriting does not reach the kernel, so such a check fails without its
-    numbers; np.testing.assert_allclose prints both."""
+    even with the profile's assert rewriting such a check fails showing only `False =
+    isclose(...)`, not how far apart the numbers are; np.testing.assert_allclose prints both and
+    their difference."""
     bare = re.compile(r"^\s*assert[\s(]+(not[\s(]+)?np\.(is|all)close\(", re.MULTILINE)
-    cells = json.loads(path.read_text())["cells"]
-    found = [i for i, c in enumerate(cells) if bare.search("".join(c["source"]))]
+    found = [i for i, c in enumerate(cells(path)) if bare.search("".join(c["source"]))]
     assert not found, f"cells {found} assert np.isclose/np.allclose"
 
 
